@@ -1,0 +1,226 @@
+//! Inference: a tokenizer, an encoder and the label set loaded from a model directory (or from the model
+//! embedded in the binary), classifying statements in length-sorted batches while keeping input order.
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::model::SequenceClassifier;
+use crate::model_dir::{self, ModelFiles};
+use crate::tokenizer::StanceTokenizer;
+use candle_core::{DType, Device};
+use candle_nn::VarBuilder;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Default number of statements per forward pass.
+pub const DEFAULT_BATCH: usize = 32;
+
+/// One statement's classification.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Prediction {
+    /// Index of the predicted class in [`Classifier::labels`].
+    pub index: usize,
+    /// Probability of the predicted class.
+    pub confidence: f32,
+    /// Probability of every class, in label order.
+    pub scores: Vec<f32>,
+}
+
+/// Predictions for a list of statements, in input order.
+pub struct Predictions {
+    pub items: Vec<Prediction>,
+    /// How many statements were longer than the model's maximum length and cut.
+    pub truncated: usize,
+}
+
+/// A loaded model ready to classify.
+pub struct Classifier {
+    config: Config,
+    tokenizer: StanceTokenizer,
+    model: SequenceClassifier,
+    labels: Vec<String>,
+    source: PathBuf,
+}
+
+impl Classifier {
+    /// Loads the model directory `dir`.
+    pub fn load(dir: &Path) -> Result<Self> {
+        Self::from_files(model_dir::read(dir)?, dir)
+    }
+
+    /// Builds a classifier from the three files' bytes; `origin` names them in errors.
+    pub fn from_bytes(
+        config: &[u8],
+        weights: &[u8],
+        tokenizer: &[u8],
+        origin: &Path,
+    ) -> Result<Self> {
+        Self::from_files(
+            model_dir::from_bytes(config, weights, tokenizer, origin)?,
+            origin,
+        )
+    }
+
+    fn from_files(files: ModelFiles, origin: &Path) -> Result<Self> {
+        let ModelFiles {
+            config,
+            weights,
+            tokenizer,
+        } = files;
+        if config.id2label.is_empty() {
+            return Err(Error::file(
+                origin.join(model_dir::CONFIG),
+                "config.json has no id2label: this is not a classifier",
+            ));
+        }
+        let vb = VarBuilder::from_tensors(weights, DType::F32, &Device::Cpu);
+        let model = SequenceClassifier::load(vb, &config).map_err(|e| {
+            Error::file(
+                origin.join(model_dir::WEIGHTS),
+                format!("does not fit config.json: {e}"),
+            )
+        })?;
+        Ok(Self {
+            labels: config.labels(),
+            config,
+            tokenizer,
+            model,
+            source: origin.to_path_buf(),
+        })
+    }
+
+    /// Where the model came from.
+    pub fn source(&self) -> &Path {
+        &self.source
+    }
+
+    /// Class labels in index order.
+    pub fn labels(&self) -> &[String] {
+        &self.labels
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn tokenizer(&self) -> &StanceTokenizer {
+        &self.tokenizer
+    }
+
+    pub fn model(&self) -> &SequenceClassifier {
+        &self.model
+    }
+
+    /// Classifies `texts`, `batch_size` statements per forward pass.
+    pub fn predict(&self, texts: &[&str], batch_size: usize) -> Result<Predictions> {
+        predict(&self.model, &self.tokenizer, texts, batch_size)
+    }
+}
+
+/// Runs `model` over `texts` in batches of similar length; results come back in input order. Batches are
+/// shared among [`workers`] threads, each running whole forward passes (see [`workers`]).
+pub fn predict(
+    model: &SequenceClassifier,
+    tokenizer: &StanceTokenizer,
+    texts: &[&str],
+    batch_size: usize,
+) -> Result<Predictions> {
+    let mut order: Vec<usize> = (0..texts.len()).collect();
+    order.sort_by_key(|&i| texts[i].len());
+    let chunks: Vec<&[usize]> = order.chunks(batch_size.max(1)).collect();
+    let next = AtomicUsize::new(0);
+    let run = || -> Result<Vec<(usize, Vec<Prediction>, usize)>> {
+        let mut done = Vec::new();
+        loop {
+            let c = next.fetch_add(1, Ordering::Relaxed);
+            let Some(chunk) = chunks.get(c) else {
+                return Ok(done);
+            };
+            let batch_texts: Vec<&str> = chunk.iter().map(|&i| texts[i]).collect();
+            let batch = tokenizer.batch(&batch_texts, &Device::Cpu)?;
+            let logits = model.forward_t(&batch.ids, &batch.mask, false)?;
+            let probs = candle_nn::ops::softmax_last_dim(&logits)?.to_vec2::<f32>()?;
+            let preds = probs
+                .into_iter()
+                .map(|scores| {
+                    let (index, confidence) = argmax(&scores);
+                    Prediction {
+                        index,
+                        confidence,
+                        scores,
+                    }
+                })
+                .collect();
+            done.push((c, preds, batch.truncated));
+        }
+    };
+    let n = workers().min(chunks.len()).max(1);
+    let results: Vec<Result<Vec<_>>> = if n == 1 {
+        vec![run()]
+    } else {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..n).map(|_| s.spawn(run)).collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(Error::Invalid("a worker thread panicked".into())))
+                })
+                .collect()
+        })
+    };
+    let mut items: Vec<Option<Prediction>> = vec![None; texts.len()];
+    let mut truncated = 0;
+    for r in results {
+        for (c, preds, t) in r? {
+            truncated += t;
+            for (&i, p) in chunks[c].iter().zip(preds) {
+                items[i] = Some(p);
+            }
+        }
+    }
+    Ok(Predictions {
+        items: items.into_iter().flatten().collect(),
+        truncated,
+    })
+}
+
+/// How many threads classify batches side by side: `STANCE_WORKERS` if set, else 1 when candle runs its
+/// own thread pool and the number of cores when candle is single-threaded (`RAYON_NUM_THREADS=1`, which
+/// `stance`'s inference commands set: for small models, whole batches in parallel beat parallel kernels).
+pub fn workers() -> usize {
+    let env = |k: &str| {
+        std::env::var(k)
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+            .filter(|n| *n > 0)
+    };
+    if let Some(n) = env("STANCE_WORKERS") {
+        return n;
+    }
+    match env("RAYON_NUM_THREADS") {
+        Some(1) => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        _ => 1,
+    }
+}
+
+/// Index and value of the largest score (the first on ties).
+pub fn argmax(scores: &[f32]) -> (usize, f32) {
+    scores
+        .iter()
+        .copied()
+        .enumerate()
+        .fold((0, f32::NEG_INFINITY), |best, (i, s)| {
+            if s > best.1 { (i, s) } else { best }
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn argmax_takes_first_of_ties() {
+        assert_eq!(argmax(&[0.2, 0.5, 0.5]), (1, 0.5));
+        assert_eq!(argmax(&[1.0]), (0, 1.0));
+    }
+}

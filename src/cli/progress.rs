@@ -1,0 +1,73 @@
+//! Progress on stderr for long work: an indicatif bar when stderr is a terminal, plain lines otherwise.
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use stance::train::{Epoch, Observer};
+
+/// Draws training progress: epoch, step, loss, examples/s and ETA; one line of dev figures per epoch.
+pub struct TrainProgress {
+    bar: ProgressBar,
+    epochs: usize,
+}
+
+impl TrainProgress {
+    pub fn new(quiet: bool) -> Self {
+        let bar = ProgressBar::with_draw_target(
+            Some(0),
+            if quiet {
+                ProgressDrawTarget::hidden()
+            } else {
+                ProgressDrawTarget::stderr()
+            },
+        );
+        bar.set_style(
+            ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} steps  {msg}  ETA {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        Self { bar, epochs: 0 }
+    }
+
+    fn line(&self, text: &str) {
+        if self.bar.is_hidden() {
+            eprintln!("{text}");
+        } else {
+            self.bar.println(text);
+        }
+    }
+
+    pub fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+impl Observer for TrainProgress {
+    fn start(&mut self, epochs: usize, steps_per_epoch: usize) {
+        self.epochs = epochs;
+        self.bar.set_length((epochs * steps_per_epoch) as u64);
+    }
+
+    fn step(&mut self, epoch: usize, _step: usize, loss: f64, eps: f64) {
+        self.bar
+            .set_prefix(format!("epoch {epoch}/{}", self.epochs));
+        self.bar
+            .set_message(format!("loss {loss:.4}  {eps:.0} ex/s"));
+        self.bar.inc(1);
+    }
+
+    fn epoch(&mut self, r: &Epoch, improved: bool) {
+        self.line(&format!(
+            "epoch {:>2}  loss {:.4}  dev acc {:.4}  macro-F1 {:.4}  ECE {:.4}  {:.1}s{}",
+            r.epoch,
+            r.train_loss,
+            r.dev_accuracy,
+            r.dev_macro_f1,
+            r.dev_ece,
+            r.seconds,
+            if improved { "  *best" } else { "" }
+        ));
+    }
+
+    fn note(&mut self, message: &str) {
+        self.line(&format!("stance: {message}"));
+    }
+}

@@ -1,0 +1,38 @@
+//! `stance`: what the speaker of each statement in news text is doing — condemnation, denial,
+//! assurance, threat, or neutral — on an ordinary CPU.
+//!
+//! The pipeline:
+//! - [`data`] reads labelled statements (JSONL, CSV, TSV);
+//! - [`tokenizer`] turns text into WordPiece ids (`tokenizer.json`, trainable);
+//! - [`model`] is a BERT encoder with a classification head, built from a [`config::Config`] with
+//!   Hugging Face's weight names, so models open in `transformers` and BERT checkpoints load here;
+//! - [`train`] fits it (AdamW, warm-up and decay, dropout, clipping, early stopping on dev macro-F1);
+//! - [`metrics`] scores predictions (accuracy, per-class P/R/F1, macro-F1, confusion, calibration);
+//! - [`classifier`] loads a model directory and classifies statements in batches;
+//! - [`segment`] splits articles into statements with byte offsets, and [`score`] classifies them.
+//!
+//! ```no_run
+//! use stance::classifier::Classifier;
+//! let clf = Classifier::load(std::path::Path::new("models/stance-small"))?;
+//! let out = clf.predict(&["The ministry denied any role in the attack."], 32)?;
+//! println!("{}", clf.labels()[out.items[0].index]);
+//! # Ok::<(), stance::Error>(())
+//! ```
+
+pub mod classifier;
+pub mod config;
+pub mod data;
+pub mod dropout;
+pub mod embedded;
+pub mod error;
+pub mod metrics;
+pub mod model;
+pub mod model_dir;
+pub mod ops;
+pub mod optim;
+pub mod tokenizer;
+pub mod train;
+pub mod vocab;
+
+pub use classifier::{Classifier, Prediction};
+pub use error::{Error, Result};

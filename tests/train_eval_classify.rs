@@ -1,0 +1,235 @@
+//! End to end: train the tiny model on the toy fixtures, evaluate it, classify with it, and check that
+//! training is reproducible and actually learns.
+
+mod common;
+use common::{Dir, fixture, shared_model, train_tiny};
+
+fn json_lines(s: &str) -> Vec<serde_json::Value> {
+    s.lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect()
+}
+
+#[test]
+fn trained_model_directory_is_in_transformers_format() {
+    let m = shared_model();
+    for f in [
+        "config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "training.json",
+    ] {
+        assert!(m.join(f).is_file(), "missing {f}");
+    }
+    let cfg: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(m.join("config.json")).unwrap()).unwrap();
+    assert_eq!(cfg["model_type"], "bert");
+    assert_eq!(cfg["architectures"][0], "BertForSequenceClassification");
+    assert_eq!(cfg["id2label"]["0"], "assurance");
+    assert_eq!(cfg["label2id"]["threat"], 4);
+    assert_eq!(cfg["hidden_size"], 32);
+    let log: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(m.join("training.json")).unwrap()).unwrap();
+    assert_eq!(log["history"].as_array().unwrap().len(), 12);
+    assert!(log["best_dev"]["macro_f1"].as_f64().unwrap() > 0.0);
+    assert_eq!(log["options"]["seed"], 42);
+}
+
+#[test]
+fn a_learnable_toy_task_is_learned() {
+    let dir = Dir::new();
+    let model = shared_model().display().to_string();
+    let out = dir
+        .run(&[
+            "eval",
+            "--model",
+            &model,
+            "--data",
+            &fixture("dev.jsonl"),
+            "--format",
+            "json",
+        ])
+        .ok();
+    let r: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let f1 = r["macro_f1"].as_f64().unwrap();
+    // Five balanced classes: chance is 0.2.
+    assert!(f1 > 0.8, "dev macro-F1 {f1}");
+    assert_eq!(r["n"], 60);
+    assert_eq!(r["confusion"]["labels"].as_array().unwrap().len(), 5);
+    let rows: u64 = r["confusion"]["matrix"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|row| row.as_array().unwrap().iter().map(|v| v.as_u64().unwrap()))
+        .sum();
+    assert_eq!(rows, 60);
+    assert!(r["ece"].as_f64().unwrap() >= 0.0);
+    assert_eq!(r["per_class"]["denial"]["support"], 12);
+    assert!(r["accuracy"].as_f64().unwrap() > 0.8);
+}
+
+#[test]
+fn eval_table_and_most_confident_errors() {
+    let dir = Dir::new();
+    let model = shared_model().display().to_string();
+    let data = dir.write(
+        "d.jsonl",
+        "{\"text\":\"The embassy slammed the treaty on Tuesday.\",\"label\":\"neutral\"}\n\
+         {\"text\":\"Police denied any role in the blockade overnight.\",\"label\":\"denial\"}\n",
+    );
+    let out = dir
+        .run(&[
+            "eval",
+            "--model",
+            &model,
+            "--data",
+            data.to_str().unwrap(),
+            "--errors",
+            "5",
+        ])
+        .ok();
+    assert!(out.contains("macro-F1"), "{out}");
+    assert!(
+        out.contains("confusion (rows gold, columns predicted)"),
+        "{out}"
+    );
+    assert!(out.contains("most confident mistakes"), "{out}");
+    assert!(out.contains("line     1  gold neutral"), "{out}");
+}
+
+#[test]
+fn classify_keeps_input_order_from_arguments_and_stdin() {
+    let dir = Dir::new();
+    let model = shared_model().display().to_string();
+    let texts = [
+        "The ministry denounced the port on Monday after a long and heated session of parliament.",
+        "Police denied any role in the blockade.",
+        "Officials held talks on the treaty.",
+    ];
+    let mut args = vec!["classify", "--model", &model, "--format", "jsonl"];
+    args.extend(texts);
+    let rows = json_lines(&dir.run(&args).ok());
+    assert_eq!(rows.len(), 3);
+    for (row, text) in rows.iter().zip(texts) {
+        assert_eq!(row["text"], text);
+        let scores = row["scores"].as_object().unwrap();
+        assert_eq!(scores.len(), 5);
+        let sum: f64 = scores.values().map(|v| v.as_f64().unwrap()).sum();
+        assert!((sum - 1.0).abs() < 1e-4, "{sum}");
+        let label = row["label"].as_str().unwrap();
+        assert_eq!(row["confidence"], scores[label]);
+    }
+    assert_eq!(rows[1]["label"], "denial");
+    // stdin, blank lines skipped, same answers; no --format on a pipe means jsonl
+    let stdin = format!("{}\n\n{}\r\n{}", texts[0], texts[1], texts[2]);
+    let piped = json_lines(
+        &dir.run_stdin(&["classify", "--model", &model], Some(stdin.as_bytes()))
+            .ok(),
+    );
+    assert_eq!(piped, rows);
+    let csv = dir
+        .run(&["classify", "--model", &model, "--format", "csv", texts[1]])
+        .ok();
+    assert!(
+        csv.starts_with("text,label,confidence,assurance,condemnation,denial,neutral,threat\n"),
+        "{csv}"
+    );
+    let table = dir
+        .run(&["classify", "--model", &model, "--format", "table", texts[1]])
+        .ok();
+    assert!(
+        table.lines().nth(1).unwrap().starts_with("denial"),
+        "{table}"
+    );
+}
+
+#[test]
+fn stance_model_environment_variable_selects_the_model() {
+    let dir = Dir::new();
+    let model = shared_model().display().to_string();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_stance"));
+    let out = cmd
+        .args([
+            "classify",
+            "--format",
+            "jsonl",
+            "Police denied any role in the blockade.",
+        ])
+        .env("STANCE_MODEL", &model)
+        .current_dir(dir.tmp.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("\"label\":\"denial\""));
+}
+
+#[test]
+fn long_statements_are_truncated_with_one_note() {
+    let dir = Dir::new();
+    let model = shared_model().display().to_string();
+    let long = "the ministry slammed the port ".repeat(10);
+    let run = dir.run(&[
+        "classify", "--model", &model, "--format", "jsonl", &long, &long,
+    ]);
+    assert_eq!(run.ok().lines().count(), 2);
+    let err = run.stderr();
+    assert_eq!(err.matches("truncated").count(), 1, "{err}");
+    assert!(
+        err.contains("2 statement(s) longer than 24 tokens"),
+        "{err}"
+    );
+}
+
+#[test]
+fn same_seed_same_bits_other_seed_other_bits() {
+    let dir = Dir::new();
+    let flags = ["--epochs", "2"];
+    train_tiny(&dir, "a", &flags).ok();
+    train_tiny(&dir, "b", &flags).ok();
+    train_tiny(&dir, "c", &["--epochs", "2", "--seed", "7"]).ok();
+    let read = |n: &str| std::fs::read(dir.path(n).join("model.safetensors")).unwrap();
+    assert!(read("a") == read("b"), "same seed gave different weights");
+    assert!(read("a") != read("c"), "another seed gave the same weights");
+    let tok = |n: &str| std::fs::read(dir.path(n).join("tokenizer.json")).unwrap();
+    assert!(tok("a") == tok("b"));
+}
+
+#[test]
+fn csv_and_tsv_data_train_and_evaluate() {
+    let dir = Dir::new();
+    let out = dir.path("m").display().to_string();
+    let (train_csv, dev_tsv) = (fixture("train.csv"), fixture("dev.tsv"));
+    let mut args = vec![
+        "train", "--train", &train_csv, "--dev", &dev_tsv, "--out", &out, "--epochs", "1",
+    ];
+    args.extend_from_slice(common::TINY);
+    dir.run(&args).ok();
+    let r = dir
+        .run(&[
+            "eval", "--model", &out, "--data", &dev_tsv, "--format", "json",
+        ])
+        .ok();
+    assert!(r.contains("\"n\":60"), "{r}");
+}
+
+#[test]
+fn early_stopping_keeps_the_best_epoch() {
+    let dir = Dir::new();
+    // The toy task is learned within a few epochs, after which dev macro-F1 stops rising.
+    train_tiny(&dir, "m", &["--epochs", "40", "--patience", "2"]).ok();
+    let log: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path("m").join("training.json")).unwrap())
+            .unwrap();
+    let history = log["history"].as_array().unwrap();
+    assert!(history.len() < 30, "did not stop early");
+    let best = log["best_epoch"].as_u64().unwrap() as usize;
+    let best_f1 = history[best - 1]["dev_macro_f1"].as_f64().unwrap();
+    for h in history {
+        assert!(h["dev_macro_f1"].as_f64().unwrap() <= best_f1);
+    }
+    assert_eq!(history.len(), best + 2);
+}
