@@ -52,21 +52,45 @@ pub enum Labels {
     Optional,
 }
 
-/// Reads every statement of a data file.
+/// Reads every statement of a data file; the first bad row is an error.
 pub fn read_examples(path: &Path, labels: Labels) -> Result<Vec<Example>> {
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, &e))?;
-    let examples = match Format::of(path)? {
-        Format::Jsonl => read_jsonl(BufReader::new(file), path, labels)?,
-        Format::Csv => read_delimited(file, b',', path, labels)?,
-        Format::Tsv => read_delimited(file, b'\t', path, labels)?,
-    };
+    let examples = read_with(path, labels, &mut |e| Err(e))?;
     if examples.is_empty() {
         return Err(Error::file(path, "no statements in file"));
     }
     Ok(examples)
 }
 
-fn read_jsonl(mut reader: impl BufRead, path: &Path, labels: Labels) -> Result<Vec<Example>> {
+/// Reads every good row of a data file and collects the problems of the bad ones (for `stance data
+/// check`); only an unreadable file or an unknown format is an error.
+pub fn read_lenient(path: &Path, labels: Labels) -> Result<(Vec<Example>, Vec<Error>)> {
+    let mut problems = Vec::new();
+    let examples = read_with(path, labels, &mut |e| {
+        problems.push(e);
+        Ok(())
+    })?;
+    Ok((examples, problems))
+}
+
+/// What to do with a bad row: return the error to stop, or `Ok` to skip the row.
+type OnBadRow<'a> = &'a mut dyn FnMut(Error) -> Result<()>;
+
+fn read_with(path: &Path, labels: Labels, bad: OnBadRow) -> Result<Vec<Example>> {
+    let format = Format::of(path)?;
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, &e))?;
+    match format {
+        Format::Jsonl => read_jsonl(BufReader::new(file), path, labels, bad),
+        Format::Csv => read_delimited(file, b',', path, labels, bad),
+        Format::Tsv => read_delimited(file, b'\t', path, labels, bad),
+    }
+}
+
+fn read_jsonl(
+    mut reader: impl BufRead,
+    path: &Path,
+    labels: Labels,
+    bad: OnBadRow,
+) -> Result<Vec<Example>> {
     let mut out = Vec::new();
     let mut buf = Vec::new();
     let mut line = 0;
@@ -79,27 +103,40 @@ fn read_jsonl(mut reader: impl BufRead, path: &Path, labels: Labels) -> Result<V
             break;
         }
         line += 1;
-        let text = std::str::from_utf8(&buf).map_err(|e| {
-            Error::data(
-                path,
-                line,
-                format!("invalid UTF-8 at byte {}", e.valid_up_to()),
-            )
-        })?;
-        if text.trim().is_empty() {
-            continue;
+        match parse_jsonl_row(&buf, path, line, labels) {
+            Ok(Some(example)) => out.push(example),
+            Ok(None) => {}
+            Err(e) => bad(e)?,
         }
-        let value: Value = serde_json::from_str(text)
-            .map_err(|e| Error::data(path, line, format!("malformed JSON: {e}")))?;
-        let Value::Object(mut obj) = value else {
-            return Err(Error::data(path, line, "expected a JSON object"));
-        };
-        let text = take_string(&mut obj, "text", path, line)?
-            .ok_or_else(|| Error::data(path, line, "missing \"text\" field"))?;
-        let label = take_string(&mut obj, "label", path, line)?;
-        out.push(checked(text, label, line, obj, path, labels)?);
     }
     Ok(out)
+}
+
+fn parse_jsonl_row(
+    buf: &[u8],
+    path: &Path,
+    line: usize,
+    labels: Labels,
+) -> Result<Option<Example>> {
+    let text = std::str::from_utf8(buf).map_err(|e| {
+        Error::data(
+            path,
+            line,
+            format!("invalid UTF-8 at byte {}", e.valid_up_to()),
+        )
+    })?;
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    let value: Value = serde_json::from_str(text)
+        .map_err(|e| Error::data(path, line, format!("malformed JSON: {e}")))?;
+    let Value::Object(mut obj) = value else {
+        return Err(Error::data(path, line, "expected a JSON object"));
+    };
+    let text = take_string(&mut obj, "text", path, line)?
+        .ok_or_else(|| Error::data(path, line, "missing \"text\" field"))?;
+    let label = take_string(&mut obj, "label", path, line)?;
+    checked(text, label, line, obj, path, labels).map(Some)
 }
 
 fn take_string(
@@ -149,6 +186,7 @@ fn read_delimited(
     delim: u8,
     path: &Path,
     labels: Labels,
+    bad: OnBadRow,
 ) -> Result<Vec<Example>> {
     let mut rdr = csv::ReaderBuilder::new()
         .delimiter(delim)
@@ -179,7 +217,20 @@ fn read_delimited(
     }
     let mut out = Vec::new();
     let mut record = csv::ByteRecord::new();
-    while rdr.read_byte_record(&mut record).map_err(csv_err)? {
+    loop {
+        match rdr.read_byte_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => {
+                let fatal = matches!(e.kind(), csv::ErrorKind::Io(_));
+                let err = csv_err(e);
+                if fatal {
+                    return Err(err);
+                }
+                bad(err)?;
+                continue;
+            }
+        }
         let line = record.position().map(|p| p.line() as usize).unwrap_or(0);
         let field = |i: usize| -> Result<String> {
             let raw = record.get(i).unwrap_or_default();
@@ -187,9 +238,14 @@ fn read_delimited(
                 .map(str::to_string)
                 .map_err(|_| Error::data(path, line, "invalid UTF-8"))
         };
-        let text = field(text_col)?;
-        let label = label_col.map(field).transpose()?;
-        out.push(checked(text, label, line, Map::new(), path, labels)?);
+        let row = field(text_col).and_then(|text| {
+            let label = label_col.map(field).transpose()?;
+            checked(text, label, line, Map::new(), path, labels)
+        });
+        match row {
+            Ok(example) => out.push(example),
+            Err(e) => bad(e)?,
+        }
     }
     Ok(out)
 }
@@ -275,6 +331,19 @@ mod tests {
             err.contains("a.csv:1: header has no \"text\" column"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn lenient_reading_collects_bad_rows() {
+        let (_d, p) = write(
+            "a.jsonl",
+            b"{\"text\":\"A\",\"label\":\"x\"}\n{bad\n{\"text\":\"\",\"label\":\"x\"}\n{\"text\":\"B\"}\n",
+        );
+        let (ok, bad) = read_lenient(&p, Labels::Optional).unwrap();
+        assert_eq!(ok.len(), 2);
+        assert_eq!(bad.len(), 2);
+        assert!(bad[0].to_string().contains(":2: malformed JSON"));
+        assert!(bad[1].to_string().contains(":3: empty text"));
     }
 
     #[test]

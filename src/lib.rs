@@ -22,6 +22,8 @@
 pub mod classifier;
 pub mod config;
 pub mod data;
+pub mod datacheck;
+pub mod distill;
 pub mod dropout;
 pub mod embedded;
 pub mod error;
@@ -30,6 +32,8 @@ pub mod model;
 pub mod model_dir;
 pub mod ops;
 pub mod optim;
+pub mod score;
+pub mod segment;
 pub mod tokenizer;
 pub mod train;
 pub mod vocab;

@@ -11,9 +11,10 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
-    if args.is_inference() && std::env::var_os("RAYON_NUM_THREADS").is_none() {
-        // Small models classify fastest with one single-threaded forward pass per core (see
-        // `stance::classifier::workers`). No other thread exists yet, so changing the environment is sound.
+    if std::env::var_os("RAYON_NUM_THREADS").is_none() {
+        // candle's kernel-level threads spin-wait and collapse when the machine is busy, and small
+        // models gain little from them: run kernels single-threaded and parallelise whole batches
+        // instead (see `stance::classifier::workers`). No other thread exists yet, so this is sound.
         unsafe { std::env::set_var("RAYON_NUM_THREADS", "1") };
     }
     match cli::run(args) {

@@ -2,10 +2,13 @@
 //! and prints.
 
 mod classify;
+mod data;
+mod distill;
 mod eval;
 mod model_arg;
 mod output;
 mod progress;
+mod score;
 mod train;
 
 use clap::{Parser, Subcommand};
@@ -28,13 +31,9 @@ enum Command {
     Train(train::Args),
     Eval(eval::Args),
     Classify(classify::Args),
-}
-
-impl Cli {
-    /// Whether the command only runs the model forward (classify, eval, score), as opposed to training.
-    pub fn is_inference(&self) -> bool {
-        matches!(self.command, Command::Eval(_) | Command::Classify(_))
-    }
+    Data(data::Args),
+    Distill(distill::Args),
+    Score(score::Args),
 }
 
 /// Runs the parsed command line.
@@ -43,6 +42,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Train(a) => train::run(a),
         Command::Eval(a) => eval::run(a),
         Command::Classify(a) => classify::run(a),
+        Command::Data(a) => data::run(a),
+        Command::Distill(a) => distill::run(a),
+        Command::Score(a) => score::run(a),
     }
 }
 

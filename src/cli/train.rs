@@ -4,7 +4,7 @@ use super::progress::TrainProgress;
 use anyhow::{Context, Result};
 use stance::config::{Architecture, Pooling};
 use stance::data::{Labels, read_examples};
-use stance::train::{TrainOptions, train};
+use stance::train::{Observer, TrainOptions, train};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -30,6 +30,16 @@ pub struct Args {
     /// taken from its config.json.
     #[arg(long, value_name = "DIR")]
     init: Option<PathBuf>,
+    #[command(flatten)]
+    hyper: Hyper,
+    /// No progress bar or per-epoch lines.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+/// Architecture and optimisation flags shared by `train` and `distill`.
+#[derive(clap::Args, Debug)]
+pub struct Hyper {
     /// Hidden size.
     #[arg(long, default_value_t = 128)]
     hidden: usize,
@@ -87,15 +97,19 @@ pub struct Args {
     /// Layer-wise learning-rate decay: each layer below the top gets this factor more (1: off).
     #[arg(long, default_value_t = 1.0)]
     layer_lr_decay: f64,
-    /// No progress bar or per-epoch lines.
-    #[arg(long, short)]
-    quiet: bool,
 }
 
 impl Args {
     /// The library's options from the flags.
     pub fn options(&self) -> TrainOptions {
-        let fine_tune = self.init.is_some();
+        self.hyper.options(self.init.clone())
+    }
+}
+
+impl Hyper {
+    /// The library's options; `init` is the starting model, if any.
+    pub fn options(&self, init: Option<PathBuf>) -> TrainOptions {
+        let fine_tune = init.is_some();
         TrainOptions {
             arch: Architecture {
                 hidden: self.hidden,
@@ -115,7 +129,7 @@ impl Args {
             max_grad_norm: self.max_grad_norm,
             seed: self.seed,
             patience: self.patience,
-            init: self.init.clone(),
+            init,
             freeze_embeddings: self.freeze_embeddings,
             freeze_layers: self.freeze_layers,
             layer_lr_decay: self.layer_lr_decay,
@@ -129,6 +143,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let train_set = read_examples(&args.train, Labels::Required)?;
     let dev_set = read_examples(&args.dev, Labels::Required)?;
     let mut progress = TrainProgress::new(args.quiet);
+    if let Some(init) = &opts.init {
+        progress.note(&format!("fine-tuning {}", init.display()));
+    }
     let trained = train(
         &train_set,
         &args.train,

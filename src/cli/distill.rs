@@ -1,0 +1,90 @@
+//! `stance distill`: train a small student on a teacher model's soft labels.
+
+use super::progress::TrainProgress;
+use super::train::Hyper;
+use anyhow::{Context, Result};
+use stance::Classifier;
+use stance::data::{Labels, read_examples};
+use stance::distill::{DistillData, distill};
+use stance::train::Observer;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Distil a teacher model into a small student trained from scratch.
+///
+/// The teacher labels every training and unlabelled statement with its probabilities; the student learns
+/// the teacher's temperature-softened distribution, mixed with the gold label where there is one
+/// (alpha · gold loss + (1 − alpha) · T² · soft loss). Its vocabulary is learned from all the texts.
+/// Architecture and optimisation flags are those of `stance train`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Teacher model directory (for example a fine-tuned MiniLM).
+    #[arg(long, value_name = "DIR")]
+    teacher: PathBuf,
+    /// Output model directory for the student (written atomically).
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// Labelled training data (.jsonl, .csv or .tsv).
+    #[arg(long, value_name = "FILE")]
+    train: PathBuf,
+    /// Labelled development data for per-epoch evaluation and early stopping.
+    #[arg(long, value_name = "FILE")]
+    dev: PathBuf,
+    /// Unlabelled statements (a "text" field or column; labels, if any, are ignored). Repeatable.
+    #[arg(long, value_name = "FILE")]
+    unlabelled: Vec<PathBuf>,
+    /// Softmax temperature for the teacher's and the student's soft distributions.
+    #[arg(long, default_value_t = 2.0)]
+    temperature: f64,
+    /// Weight of the gold-label loss on labelled statements (the soft loss gets 1 − alpha).
+    #[arg(long, default_value_t = 0.5)]
+    alpha: f64,
+    #[command(flatten)]
+    hyper: Hyper,
+    /// No progress bar or per-epoch lines.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+pub fn run(args: Args) -> Result<ExitCode> {
+    let mut opts = args.hyper.options(None);
+    opts.temperature = args.temperature;
+    opts.alpha = args.alpha;
+    let teacher = Classifier::load(&args.teacher)?;
+    let train = read_examples(&args.train, Labels::Required)?;
+    let dev = read_examples(&args.dev, Labels::Required)?;
+    let mut unlabelled = Vec::new();
+    for path in &args.unlabelled {
+        let mut rows = read_examples(path, Labels::Optional)?;
+        rows.iter_mut().for_each(|r| r.label = None);
+        unlabelled.extend(rows);
+    }
+    let mut progress = TrainProgress::new(args.quiet);
+    let data = DistillData {
+        train: &train,
+        train_path: &args.train,
+        unlabelled: &unlabelled,
+        dev: &dev,
+        dev_path: &args.dev,
+    };
+    let trained = distill(&teacher, &data, &opts, &mut progress);
+    progress.finish();
+    let trained = trained?;
+    let meta = serde_json::json!({
+        "teacher": args.teacher, "train": args.train, "dev": args.dev, "unlabelled": args.unlabelled,
+        "train_statements": train.len(), "unlabelled_statements": unlabelled.len(),
+        "dev_statements": dev.len(),
+    });
+    trained
+        .save(&args.out, &opts, &meta)
+        .with_context(|| format!("writing the model to {}", args.out.display()))?;
+    progress.note(&format!(
+        "best epoch {} (dev macro-F1 {:.4}, accuracy {:.4}); student written to {} in {:.1}s",
+        trained.best_epoch,
+        trained.best.macro_f1,
+        trained.best.accuracy,
+        args.out.display(),
+        trained.seconds
+    ));
+    Ok(ExitCode::SUCCESS)
+}
