@@ -53,17 +53,20 @@ end=$(date +%s.%N)
 
 rss_kb=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$timing")
 status=$(awk -F': ' '/Exit status/ {print $2}' "$timing")
-python3 - "$articles" "$rows" "$bytes" "$start" "$end" "$rss_kb" "$status" "$(nproc)" <<'EOF'
+user=$(awk -F': ' '/User time/ {print $2}' "$timing")
+sys=$(awk -F': ' '/System time/ {print $2}' "$timing")
+python3 - "$articles" "$rows" "$bytes" "$start" "$end" "$rss_kb" "$status" "$(nproc)" "$user" "$sys" <<'EOF'
 import sys
 articles, rows, size = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 secs = float(sys.argv[5]) - float(sys.argv[4])
-rss, status, cores = int(sys.argv[6]), sys.argv[7], sys.argv[8]
+rss, status, cores = int(sys.argv[6]), sys.argv[7], int(sys.argv[8])
+cpu = float(sys.argv[9]) + float(sys.argv[10])
 print(f"input          {size / 2**20:.0f} MiB, {articles} articles, {rows / max(articles, 1):.1f} statements/article")
-print(f"cores          {cores}")
-print(f"wall time      {secs:.1f} s (exit status {status})")
+print(f"wall time      {secs:.1f} s (exit status {status}), CPU time {cpu:.1f} s on {cores} cores ({100 * cpu / secs:.0f}% CPU)")
 print(f"articles/s     {articles / secs:.1f}")
-print(f"statements/s   {rows / secs:.0f}")
-print(f"  = {rows / secs / 30:.1f} articles/s of 30 statements")
+print(f"statements/s   {rows / secs:.0f}  (= {rows / secs / 30:.1f} articles/s of 30 statements)")
+print(f"per CPU second {articles / cpu:.1f} articles, {rows / cpu:.0f} statements"
+      f"  (all {cores} cores busy: ~{rows / cpu * cores / 30:.0f} articles/s of 30 statements)")
 print(f"max RSS        {rss / 1024:.0f} MiB")
 EOF
 [ "${KEEP:-0}" = 1 ] || rm -f "$input"

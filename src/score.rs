@@ -7,7 +7,7 @@
 //! only the articles of one batch. An input that cannot be read or parsed becomes a [`Failure`] in the
 //! stream, in input order, and reading goes on with the next article.
 
-use crate::classifier::{Classifier, DEFAULT_BATCH, Prediction};
+use crate::classifier::{Classifier, Prediction};
 use crate::error::{Error, Result};
 use crate::segment::{Span, segment};
 use serde_json::{Map, Value};
@@ -20,12 +20,21 @@ use std::path::{Path, PathBuf};
 pub const DEFAULT_MAX_BYTES: usize = 1 << 20;
 
 /// Default number of statements the [`Scorer`] gathers (from as many articles as it takes) before it
-/// runs the model.
-pub const DEFAULT_BATCH_STATEMENTS: usize = 512;
+/// runs the model. The model sorts them by length into forward passes, so a larger pool wastes less on
+/// padding; 1024 statements cost a few MB.
+pub const DEFAULT_BATCH_STATEMENTS: usize = 1024;
+
+/// Default number of statements per forward pass when scoring: small length-sorted batches pad least
+/// (16 measured about 5% faster than 32 and 12% faster than 64 with a 2-layer, 128-wide model).
+pub const DEFAULT_BATCH_SIZE: usize = 16;
 
 /// The most articles the [`Scorer`] holds at once, whatever their statement count (bounds the latency
 /// and memory of many tiny or empty articles).
 const MAX_PENDING_ARTICLES: usize = 4096;
+
+/// The most bytes of articles (text and meta) the [`Scorer`] holds at once, whatever their statement
+/// count (bounds the memory of large articles with few statements).
+const MAX_PENDING_BYTES: usize = 32 << 20;
 
 /// The `doc` name of standard input.
 pub const STDIN: &str = "-";
@@ -498,7 +507,7 @@ impl Default for ScoreOptions {
     fn default() -> Self {
         Self {
             batch_statements: DEFAULT_BATCH_STATEMENTS,
-            batch_size: DEFAULT_BATCH,
+            batch_size: DEFAULT_BATCH_SIZE,
         }
     }
 }
@@ -519,6 +528,16 @@ fn prefix(s: &str, max: usize) -> &str {
         end -= 1;
     }
     &s[..end]
+}
+
+/// Roughly how many bytes `v` takes in memory.
+fn size(v: &Value) -> usize {
+    32 + match v {
+        Value::String(s) => s.len(),
+        Value::Array(a) => a.iter().map(size).sum(),
+        Value::Object(o) => o.iter().map(|(k, v)| k.len() + size(v)).sum(),
+        Value::Null | Value::Bool(_) | Value::Number(_) => 0,
+    }
 }
 
 /// An input item after segmentation, waiting for the model.
@@ -561,7 +580,10 @@ impl<'c, I: Iterator<Item = Item>> Scorer<'c, I> {
     fn fill(&mut self) -> Result<()> {
         let mut pending = Vec::new();
         let mut statements = 0;
-        while statements < self.opts.batch_statements.max(1) && pending.len() < MAX_PENDING_ARTICLES
+        let mut bytes = 0;
+        while statements < self.opts.batch_statements.max(1)
+            && pending.len() < MAX_PENDING_ARTICLES
+            && bytes < MAX_PENDING_BYTES
         {
             match self.input.next() {
                 None => {
@@ -569,6 +591,12 @@ impl<'c, I: Iterator<Item = Item>> Scorer<'c, I> {
                     break;
                 }
                 Some(Ok(article)) => {
+                    bytes += article.text.len()
+                        + article
+                            .meta
+                            .iter()
+                            .map(|(k, v)| k.len() + size(v))
+                            .sum::<usize>();
                     let spans = segment(&article.text);
                     statements += spans.len();
                     pending.push(Pending::Article(article, spans));
@@ -576,50 +604,96 @@ impl<'c, I: Iterator<Item = Item>> Scorer<'c, I> {
                 Some(Err(failure)) => pending.push(Pending::Failed(failure)),
             }
         }
+        let texts: Vec<&str> = pending
+            .iter()
+            .flat_map(|p| match p {
+                Pending::Article(a, spans) => self.texts(a, spans),
+                Pending::Failed(_) => Vec::new(),
+            })
+            .collect();
+        let preds = match self.classify(&texts) {
+            Ok(preds) => preds,
+            // Some statement cannot be tokenized: find its article by classifying one article at a
+            // time, and report that article as failed.
+            Err(Error::Tokenizer(_)) => {
+                drop(texts);
+                for p in pending {
+                    let outcome = match p {
+                        Pending::Failed(f) => Outcome::Failed(f),
+                        Pending::Article(article, spans) => {
+                            match self.classify(&self.texts(&article, &spans)) {
+                                Ok(preds) => scored(article, spans, &mut preds.into_iter()),
+                                Err(Error::Tokenizer(msg)) => Outcome::Failed(Failure {
+                                    error: Error::file(&article.doc, format!("tokenizer: {msg}")),
+                                    doc: article.doc,
+                                }),
+                                Err(e) => return Err(e),
+                            }
+                        }
+                    };
+                    self.ready.push_back(outcome);
+                }
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        };
+        drop(texts);
+        let mut preds = preds.into_iter();
+        for p in pending {
+            self.ready.push_back(match p {
+                Pending::Failed(f) => Outcome::Failed(f),
+                Pending::Article(article, spans) => scored(article, spans, &mut preds),
+            });
+        }
+        Ok(())
+    }
+
+    /// What the model is given of each statement of `article`: its text, cut to what the model can read
+    /// (see [`MODEL_BYTES_PER_TOKEN`]).
+    fn texts<'a>(&self, article: &'a Article, spans: &[Span]) -> Vec<&'a str> {
         let cap = self
             .clf
             .tokenizer()
             .max_len()
             .saturating_mul(MODEL_BYTES_PER_TOKEN);
-        let texts: Vec<&str> = pending
+        spans
             .iter()
-            .flat_map(|p| match p {
-                Pending::Article(a, spans) => {
-                    spans.iter().map(|s| prefix(s.text(&a.text), cap)).collect()
-                }
-                Pending::Failed(_) => Vec::new(),
-            })
-            .collect();
-        let preds = if texts.is_empty() {
-            Vec::new()
-        } else {
-            let out = self.clf.predict(&texts, self.opts.batch_size.max(1))?;
-            self.truncated += out.truncated;
-            out.items
-        };
-        drop(texts);
-        if preds.len() != statements {
+            .map(|s| prefix(s.text(&article.text), cap))
+            .collect()
+    }
+
+    /// Runs the model over `texts`: one prediction per text, in order.
+    fn classify(&mut self, texts: &[&str]) -> Result<Vec<Prediction>> {
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let out = self.clf.predict(texts, self.opts.batch_size.max(1))?;
+        if out.items.len() != texts.len() {
             return Err(Error::Invalid(format!(
-                "the model returned {} predictions for {statements} statements",
-                preds.len()
+                "the model returned {} predictions for {} statements",
+                out.items.len(),
+                texts.len()
             )));
         }
-        let mut preds = preds.into_iter();
-        for p in pending {
-            self.ready.push_back(match p {
-                Pending::Failed(f) => Outcome::Failed(f),
-                Pending::Article(article, spans) => Outcome::Scored(Scored {
-                    statements: spans
-                        .into_iter()
-                        .zip(preds.by_ref())
-                        .map(|(span, prediction)| Statement { span, prediction })
-                        .collect(),
-                    article,
-                }),
-            });
-        }
-        Ok(())
+        self.truncated += out.truncated;
+        Ok(out.items)
     }
+}
+
+/// `article` with its statements, taking one prediction per span from `preds`.
+fn scored(
+    article: Article,
+    spans: Vec<Span>,
+    preds: &mut impl Iterator<Item = Prediction>,
+) -> Outcome {
+    Outcome::Scored(Scored {
+        statements: spans
+            .into_iter()
+            .zip(preds)
+            .map(|(span, prediction)| Statement { span, prediction })
+            .collect(),
+        article,
+    })
 }
 
 impl<I: Iterator<Item = Item>> Iterator for Scorer<'_, I> {

@@ -2,7 +2,7 @@
 
 use super::model_arg;
 use super::output::{clip, truncation_note};
-use anyhow::Result;
+use anyhow::{Result, bail};
 use clap::ValueEnum;
 use stance::data::{Labels, read_examples};
 use stance::metrics::{Meter, Report};
@@ -24,6 +24,9 @@ pub struct Args {
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     format: Format,
+    /// Evaluate only the statements marked "hard": true (JSONL data).
+    #[arg(long)]
+    hard: bool,
     /// Also list the N most confident mistakes.
     #[arg(long, value_name = "N", default_value_t = 0)]
     errors: usize,
@@ -46,7 +49,16 @@ struct Mistake<'a> {
 
 pub fn run(args: Args) -> Result<ExitCode> {
     let clf = model_arg::load(args.model.as_ref())?;
-    let examples = read_examples(&args.data, Labels::Required)?;
+    let mut examples = read_examples(&args.data, Labels::Required)?;
+    if args.hard {
+        examples.retain(|e| e.extra.get("hard").and_then(|v| v.as_bool()) == Some(true));
+        if examples.is_empty() {
+            bail!(
+                "{}: no statements marked \"hard\": true",
+                args.data.display()
+            );
+        }
+    }
     let labels = clf.labels().to_vec();
     let gold = gold_indices(&examples, &labels, &args.data)?;
     let texts: Vec<&str> = examples.iter().map(|e| e.text.as_str()).collect();

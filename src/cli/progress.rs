@@ -7,6 +7,10 @@ use stance::train::{Epoch, Observer};
 pub struct TrainProgress {
     bar: ProgressBar,
     epochs: usize,
+    steps_per_epoch: usize,
+    quiet: bool,
+    /// When stderr is not a terminal: the last time a plain progress line was printed.
+    last_line: std::time::Instant,
 }
 
 impl TrainProgress {
@@ -24,7 +28,13 @@ impl TrainProgress {
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
                 .progress_chars("=> "),
         );
-        Self { bar, epochs: 0 }
+        Self {
+            bar,
+            epochs: 0,
+            steps_per_epoch: 0,
+            quiet,
+            last_line: std::time::Instant::now(),
+        }
     }
 
     fn line(&self, text: &str) {
@@ -43,6 +53,7 @@ impl TrainProgress {
 impl Observer for TrainProgress {
     fn start(&mut self, epochs: usize, steps_per_epoch: usize) {
         self.epochs = epochs;
+        self.steps_per_epoch = steps_per_epoch;
         self.bar.set_length((epochs * steps_per_epoch) as u64);
     }
 

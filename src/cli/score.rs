@@ -7,8 +7,8 @@ use clap::ValueEnum;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{Map, Value, json};
 use stance::score::{
-    Articles, DEFAULT_BATCH_STATEMENTS, DEFAULT_MAX_BYTES, Failure, Outcome, ScoreOptions, Scored,
-    Scorer, Source, StdinFormat,
+    Articles, DEFAULT_BATCH_SIZE, DEFAULT_BATCH_STATEMENTS, DEFAULT_MAX_BYTES, Failure, Outcome,
+    ScoreOptions, Scored, Scorer, Source, StdinFormat,
 };
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
@@ -45,7 +45,7 @@ pub struct Args {
     #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_BYTES, value_parser = parse_bytes)]
     max_bytes: usize,
     /// Statements per forward pass.
-    #[arg(long, default_value_t = stance::classifier::DEFAULT_BATCH, value_parser = positive)]
+    #[arg(long, default_value_t = DEFAULT_BATCH_SIZE, value_parser = positive)]
     batch_size: usize,
     /// Statements gathered from consecutive articles before the model runs.
     #[arg(long, default_value_t = DEFAULT_BATCH_STATEMENTS, hide = true, value_parser = positive)]
