@@ -38,6 +38,9 @@ impl TrainProgress {
     }
 
     fn line(&self, text: &str) {
+        if self.quiet {
+            return;
+        }
         if self.bar.is_hidden() {
             eprintln!("{text}");
         } else {
@@ -57,12 +60,20 @@ impl Observer for TrainProgress {
         self.bar.set_length((epochs * steps_per_epoch) as u64);
     }
 
-    fn step(&mut self, epoch: usize, _step: usize, loss: f64, eps: f64) {
+    fn step(&mut self, epoch: usize, step: usize, loss: f64, eps: f64) {
         self.bar
             .set_prefix(format!("epoch {epoch}/{}", self.epochs));
         self.bar
             .set_message(format!("loss {loss:.4}  {eps:.0} ex/s"));
         self.bar.inc(1);
+        // Without a terminal there is no bar: a plain line every minute shows that work goes on.
+        if self.bar.is_hidden() && !self.quiet && self.last_line.elapsed().as_secs() >= 60 {
+            self.last_line = std::time::Instant::now();
+            eprintln!(
+                "epoch {epoch}/{}  step {step}/{}  loss {loss:.4}  {eps:.1} ex/s",
+                self.epochs, self.steps_per_epoch
+            );
+        }
     }
 
     fn epoch(&mut self, r: &Epoch, improved: bool) {
