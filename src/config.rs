@@ -61,9 +61,9 @@ pub struct Config {
     #[serde(default = "default_eps")]
     pub layer_norm_eps: f64,
     #[serde(default = "default_dropout")]
-    pub hidden_dropout_prob: f32,
+    pub hidden_dropout_prob: f64,
     #[serde(default = "default_dropout")]
-    pub attention_probs_dropout_prob: f32,
+    pub attention_probs_dropout_prob: f64,
     #[serde(default = "default_init_range")]
     pub initializer_range: f64,
     #[serde(default)]
@@ -89,7 +89,7 @@ fn default_type_vocab() -> usize {
 fn default_eps() -> f64 {
     1e-12
 }
-fn default_dropout() -> f32 {
+fn default_dropout() -> f64 {
     0.1
 }
 fn default_init_range() -> f64 {
@@ -107,7 +107,7 @@ pub struct Architecture {
     pub heads: usize,
     pub intermediate: usize,
     pub max_len: usize,
-    pub dropout: f32,
+    pub dropout: f64,
     pub pooling: Pooling,
 }
 

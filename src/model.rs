@@ -4,7 +4,7 @@
 
 use crate::config::{Activation, Config, Pooling};
 use crate::dropout::Dropout;
-use crate::ops::{LayerNorm, Linear, repeat_rows, softmax_t};
+use crate::ops::{LayerNorm, Linear, gelu_erf_t, repeat_rows, softmax_t};
 use candle_core::{DType, Module, Result, Tensor};
 use candle_nn::{Embedding, VarBuilder, embedding};
 
@@ -25,7 +25,7 @@ impl Embeddings {
             position: embedding(cfg.max_position_embeddings, h, vb.pp("position_embeddings"))?,
             token_type: embedding(cfg.type_vocab_size, h, vb.pp("token_type_embeddings"))?,
             layer_norm: LayerNorm::load(h, cfg.layer_norm_eps, vb.pp("LayerNorm"))?,
-            dropout: Dropout::new(cfg.hidden_dropout_prob),
+            dropout: Dropout::new(cfg.hidden_dropout_prob as f32),
         })
     }
 
@@ -71,8 +71,8 @@ impl Attention {
             layer_norm: LayerNorm::load(h, cfg.layer_norm_eps, ov.pp("LayerNorm"))?,
             heads: cfg.num_attention_heads,
             head_dim: cfg.head_dim(),
-            probs_dropout: Dropout::new(cfg.attention_probs_dropout_prob),
-            dropout: Dropout::new(cfg.hidden_dropout_prob),
+            probs_dropout: Dropout::new(cfg.attention_probs_dropout_prob as f32),
+            dropout: Dropout::new(cfg.hidden_dropout_prob as f32),
         })
     }
 
@@ -126,7 +126,7 @@ impl Layer {
             output: Linear::load(i, h, vb.pp("output").pp("dense"))?,
             layer_norm: LayerNorm::load(h, cfg.layer_norm_eps, vb.pp("output").pp("LayerNorm"))?,
             activation: cfg.hidden_act,
-            dropout: Dropout::new(cfg.hidden_dropout_prob),
+            dropout: Dropout::new(cfg.hidden_dropout_prob as f32),
         })
     }
 
@@ -134,7 +134,7 @@ impl Layer {
         let xs = self.attention.forward_t(xs, mask_bias, train)?;
         let inner = self.intermediate.forward_t(&xs, train)?;
         let inner = match self.activation {
-            Activation::Gelu => inner.gelu_erf()?,
+            Activation::Gelu => gelu_erf_t(&inner, train)?,
             Activation::GeluNew => inner.gelu()?,
             Activation::Relu => inner.relu()?,
         };
@@ -216,7 +216,7 @@ impl SequenceClassifier {
         Ok(Self {
             encoder: Encoder::load(vb.pp("bert"), cfg)?,
             classifier: Linear::load(cfg.hidden_size, num_labels, vb.pp("classifier"))?,
-            dropout: Dropout::new(cfg.hidden_dropout_prob),
+            dropout: Dropout::new(cfg.hidden_dropout_prob as f32),
             num_labels,
         })
     }

@@ -17,7 +17,7 @@
 //!   - a cut right after a title before a name (`Ms. Lin`) is undone: sentencex reads `Ms.` as the
 //!     degree M.S., which may end a sentence.
 //!
-//! Spans are trimmed of surrounding whitespace and never empty.
+//! Spans are trimmed of surrounding whitespace (and a byte-order mark) and never empty.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
@@ -74,12 +74,17 @@ pub fn is_bullet(line: &str) -> bool {
     BULLETS.iter().any(|b| line.starts_with(b))
 }
 
+/// Whitespace around statements: Unicode white space and the byte-order mark.
+fn is_space(c: char) -> bool {
+    c.is_whitespace() || c == '\u{feff}'
+}
+
 /// `text[start..end]` without surrounding whitespace, or `None` if nothing is left.
 fn trimmed(text: &str, start: usize, end: usize) -> Option<Span> {
     let s = &text[start..end];
-    let t = s.trim_start();
+    let t = s.trim_start_matches(is_space);
     let start = start + (s.len() - t.len());
-    let t = t.trim_end();
+    let t = t.trim_end_matches(is_space);
     (!t.is_empty()).then_some(Span {
         start,
         end: start + t.len(),
@@ -232,6 +237,14 @@ mod tests {
             assert_eq!(t, t.trim());
         }
         assert!(spans.windows(2).all(|w| w[0].end <= w[1].start));
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_not_text() {
+        assert_eq!(
+            texts("\u{feff}Headline\n\nBody text."),
+            ["Headline", "Body text."]
+        );
     }
 
     #[test]

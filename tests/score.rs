@@ -115,8 +115,8 @@ fn aligned(gold: &[(String, String)], got: &[&Value]) -> Vec<(usize, usize)> {
 
 /// Scores the gold articles and prints, per article, the sentence-boundary accuracy (gold statements
 /// reproduced exactly) and the stance accuracy (correct labels among all gold statements). Boundary
-/// accuracy must be at least 0.95 overall; stance accuracy is asserted only with the shipped model
-/// (models/stance-small), since the test model is a toy.
+/// accuracy must be at least 0.95 overall; stance accuracy (at least 0.6) is asserted only with the
+/// shipped model (models/stance-small, when present), since the test model is a toy.
 #[test]
 fn gold_articles_boundaries_and_stance() {
     let dir = Dir::new();
@@ -211,7 +211,7 @@ fn gold_articles_boundaries_and_stance() {
     assert!(boundary >= 0.95, "boundary accuracy {boundary:.4} < 0.95");
     if use_shipped {
         assert!(
-            stance >= 0.5,
+            stance >= 0.6,
             "stance accuracy {stance:.4} with the shipped model"
         );
     }

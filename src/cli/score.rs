@@ -120,17 +120,36 @@ pub fn run(args: Args) -> Result<ExitCode> {
         summary: args.summary,
         labels: clf.labels().to_vec(),
     };
-    printer.header(&mut out)?;
-    let mut failed = 0usize;
-    for outcome in scorer.by_ref() {
+    let failed = print_all(&mut scorer, &printer, &mut out, &mut progress);
+    progress.finish();
+    let failed = failed?;
+    truncation_note(scorer.truncated(), clf.tokenizer().max_len());
+    Ok(if failed > 0 {
+        ExitCode::from(3)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Prints every outcome of `scorer` as it comes, flushing at least every half second; returns how
+/// many inputs failed.
+fn print_all<I: Iterator<Item = stance::score::Item>>(
+    scorer: &mut Scorer<'_, I>,
+    printer: &Printer,
+    out: &mut impl Write,
+    progress: &mut Progress,
+) -> Result<usize> {
+    printer.header(out)?;
+    let mut failed = 0;
+    for outcome in scorer {
         match outcome? {
             Outcome::Scored(s) => {
-                printer.scored(&mut out, &s)?;
+                printer.scored(out, &s)?;
                 progress.article(s.statements.len());
             }
             Outcome::Failed(f) => {
                 failed += 1;
-                printer.failed(&mut out, &f)?;
+                printer.failed(out, &f)?;
                 progress.message(&format!("stance: {}", f.error));
                 progress.article(0);
             }
@@ -140,13 +159,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         }
     }
     out.flush()?;
-    progress.finish();
-    truncation_note(scorer.truncated(), clf.tokenizer().max_len());
-    Ok(if failed > 0 {
-        ExitCode::from(3)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(failed)
 }
 
 /// The progress bar on stderr (articles, statements, statements/s); drawn only when stderr is a
@@ -170,6 +183,9 @@ impl Progress {
             ProgressStyle::with_template("{spinner} {pos} articles  {msg}  {elapsed}")
                 .unwrap_or_else(|_| ProgressStyle::default_spinner()),
         );
+        if !bar.is_hidden() {
+            bar.enable_steady_tick(std::time::Duration::from_millis(200));
+        }
         let now = Instant::now();
         Self {
             bar,
@@ -182,7 +198,6 @@ impl Progress {
     fn article(&mut self, statements: usize) {
         self.statements += statements as u64;
         let total = self.statements;
-        self.bar.inc(1);
         if !self.bar.is_hidden() {
             let secs = self.start.elapsed().as_secs_f64().max(1e-3);
             self.bar.set_message(format!(
@@ -190,6 +205,7 @@ impl Progress {
                 total as f64 / secs
             ));
         }
+        self.bar.inc(1);
     }
 
     /// A one-line message on stderr that does not garble the bar.

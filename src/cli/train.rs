@@ -60,7 +60,7 @@ pub struct Hyper {
     vocab_size: usize,
     /// Dropout probability (hidden states and attention).
     #[arg(long, default_value_t = 0.1)]
-    dropout: f32,
+    dropout: f64,
     /// Statement vector: the [CLS] token through the pooler, or the mean of the token vectors.
     #[arg(long, default_value = "cls")]
     pooling: Pooling,
