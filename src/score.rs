@@ -753,7 +753,7 @@ mod tests {
     fn jsonl_articles_and_failures() {
         let items = jsonl(
             "{\"id\":\"a\",\"text\":\"One. Two.\",\"src\":\"x\"}\n\n{\"text\":\"No id.\"}\n{bad\n{\"id\":7}\n{\"id\":8,\"text\":\" \"}\n{\"text\":\"0123456789\"}\n[1]\n",
-            8,
+            9,
         );
         let docs: Vec<String> = items
             .iter()
@@ -767,7 +767,7 @@ mod tests {
         assert!(docs[2].starts_with("in.jsonl:4 ! in.jsonl:4: malformed JSON"));
         assert_eq!(docs[3], "7 ! in.jsonl:5: missing \"text\" field");
         assert_eq!(docs[4], "8 ! in.jsonl:6: empty text");
-        assert!(docs[5].contains("size limit of 8 bytes"), "{}", docs[5]);
+        assert!(docs[5].contains("size limit of 9 bytes"), "{}", docs[5]);
         assert_eq!(docs[6], "in.jsonl:8 ! in.jsonl:8: expected a JSON object");
         let Ok(first) = &items[0] else { panic!() };
         assert_eq!(first.meta.get("src"), Some(&Value::String("x".into())));
