@@ -2,11 +2,10 @@
 
 use super::progress::TrainProgress;
 use super::train::Hyper;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use stance::Classifier;
 use stance::data::{Labels, read_examples};
 use stance::distill::{DistillData, distill};
-use stance::train::Observer;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -75,16 +74,6 @@ pub fn run(args: Args) -> Result<ExitCode> {
         "train_statements": train.len(), "unlabelled_statements": unlabelled.len(),
         "dev_statements": dev.len(),
     });
-    trained
-        .save(&args.out, &opts, &meta)
-        .with_context(|| format!("writing the model to {}", args.out.display()))?;
-    progress.note(&format!(
-        "best epoch {} (dev macro-F1 {:.4}, accuracy {:.4}); student written to {} in {:.1}s",
-        trained.best_epoch,
-        trained.best.macro_f1,
-        trained.best.accuracy,
-        args.out.display(),
-        trained.seconds
-    ));
+    super::train::save(&trained, &args.out, &opts, &meta)?;
     Ok(ExitCode::SUCCESS)
 }

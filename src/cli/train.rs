@@ -4,8 +4,8 @@ use super::progress::TrainProgress;
 use anyhow::{Context, Result};
 use stance::config::{Architecture, Pooling};
 use stance::data::{Labels, read_examples};
-use stance::train::{Observer, TrainOptions, train};
-use std::path::PathBuf;
+use stance::train::{Observer, TrainOptions, Trained, train};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// Train a classifier on labelled statements (JSONL with "text" and "label", or CSV/TSV with those
@@ -160,18 +160,29 @@ pub fn run(args: Args) -> Result<ExitCode> {
         "train": args.train, "dev": args.dev,
         "train_statements": train_set.len(), "dev_statements": dev_set.len(),
     });
+    save(&trained, &args.out, &opts, &data)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes the trained model directory (atomically) and says on stderr where, with its best dev figures.
+pub fn save(
+    trained: &Trained,
+    out: &Path,
+    opts: &TrainOptions,
+    data: &serde_json::Value,
+) -> Result<()> {
     trained
-        .save(&args.out, &opts, &data)
-        .with_context(|| format!("writing the model to {}", args.out.display()))?;
+        .save(out, opts, data)
+        .with_context(|| format!("writing the model to {}", out.display()))?;
     eprintln!(
         "stance: best epoch {} (dev macro-F1 {:.4}, accuracy {:.4}); model written to {} in {:.1}s",
         trained.best_epoch,
         trained.best.macro_f1,
         trained.best.accuracy,
-        args.out.display(),
+        out.display(),
         trained.seconds
     );
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 #[cfg(test)]
