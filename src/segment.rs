@@ -8,7 +8,7 @@
 //!   marker included;
 //! - any other line is split into sentences by [sentencex] (Wikimedia's rule-based segmenter, which
 //!   knows abbreviations such as U.N., Gen. and Mr., initials such as J. R. Moore, and numbers such as
-//!   3.5 and 1,500), with two small corrections on top:
+//!   3.5 and 1,500), with three small corrections on top:
 //!   - sentencex never splits inside quotation marks or brackets, but a quotation of two sentences is
 //!     two statements: the line is segmented a second time with the quotation marks and brackets
 //!     blanked out, and the cuts of both passes are kept;
@@ -94,16 +94,16 @@ fn trimmed(text: &str, start: usize, end: usize) -> Option<Span> {
 /// Appends the sentences of the line `unit` of `text` to `out`.
 fn split_line(text: &str, unit: Span, out: &mut Vec<Span>) {
     let line = unit.text(text);
-    let mut cuts = cuts(line, line);
+    let mut ends = cuts(line, line);
     let masked = mask_enclosers(line);
     if masked != line {
-        cuts.extend(self::cuts(&masked, line));
-        cuts.sort_unstable();
-        cuts.dedup();
+        ends.extend(cuts(&masked, line));
+        ends.sort_unstable();
+        ends.dedup();
     }
-    let mut pieces: Vec<(usize, usize)> = Vec::with_capacity(cuts.len() + 1);
+    let mut pieces: Vec<(usize, usize)> = Vec::with_capacity(ends.len() + 1);
     let mut prev = 0;
-    for cut in cuts.into_iter().chain(std::iter::once(line.len())) {
+    for cut in ends.into_iter().chain(std::iter::once(line.len())) {
         if cut <= prev {
             continue;
         }
