@@ -7,11 +7,6 @@ use std::path::Path;
 
 include!(concat!(env!("OUT_DIR"), "/embedded_model.rs"));
 
-/// Whether this build carries the shipped model.
-pub fn available() -> bool {
-    EMBEDDED.is_some()
-}
-
 /// Loads the embedded model, or `None` when the build had no `models/stance-small`.
 pub fn load() -> Option<Result<Classifier>> {
     EMBEDDED.map(|(config, weights, tokenizer)| {

@@ -5,7 +5,6 @@ use super::output::{RowFormat, clip, resolve, round6, truncation_note};
 use anyhow::{Result, bail};
 use stance::Classifier;
 use std::io::{BufRead, Write};
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Statements read from stdin are classified in chunks of this many lines, so input of any size streams.
@@ -17,9 +16,8 @@ const CHUNK: usize = 4096;
 /// Blank stdin lines are skipped.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Model directory [default: the shipped model].
-    #[arg(long, env = "STANCE_MODEL", value_name = "DIR")]
-    model: Option<PathBuf>,
+    #[command(flatten)]
+    model: model_arg::ModelArg,
     /// Output format [default: table on a terminal, jsonl otherwise].
     #[arg(long, value_enum)]
     format: Option<RowFormat>,
@@ -36,7 +34,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     if let Some(i) = args.texts.iter().position(|t| t.trim().is_empty()) {
         bail!("argument {}: empty statement", i + 1);
     }
-    let clf = model_arg::load(args.model.as_ref())?;
+    let clf = args.model.load()?;
     let mut out = std::io::stdout().lock();
     let mut printer = Printer::new(format, &clf);
     let mut truncated = 0;

@@ -15,9 +15,8 @@ use std::process::ExitCode;
 /// the confusion matrix (rows gold, columns predicted) and expected calibration error (15 bins).
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Model directory [default: the shipped model].
-    #[arg(long, env = "STANCE_MODEL", value_name = "DIR")]
-    model: Option<PathBuf>,
+    #[command(flatten)]
+    model: model_arg::ModelArg,
     /// Labelled data (.jsonl, .csv or .tsv).
     #[arg(long, value_name = "FILE")]
     data: PathBuf,
@@ -48,7 +47,7 @@ struct Mistake<'a> {
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
-    let clf = model_arg::load(args.model.as_ref())?;
+    let clf = args.model.load()?;
     let mut examples = read_examples(&args.data, Labels::Required)?;
     if args.hard {
         examples.retain(|e| e.extra.get("hard").and_then(|v| v.as_bool()) == Some(true));

@@ -27,9 +27,8 @@ use std::time::Instant;
 /// and a message on stderr, and scoring goes on; the exit status is then 3.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Model directory [default: the shipped model].
-    #[arg(long, env = "STANCE_MODEL", value_name = "DIR")]
-    model: Option<PathBuf>,
+    #[command(flatten)]
+    model: model_arg::ModelArg,
     /// Output format [default: table on a terminal, jsonl otherwise].
     #[arg(long, value_enum)]
     format: Option<RowFormat>,
@@ -102,7 +101,7 @@ fn parse_bytes(s: &str) -> std::result::Result<usize, String> {
 
 pub fn run(args: Args) -> Result<ExitCode> {
     let format = resolve(args.format, RowFormat::Jsonl);
-    let clf = model_arg::load(args.model.as_ref())?;
+    let clf = args.model.load()?;
     let stdin = match args.stdin_format {
         StdinArg::Text => StdinFormat::Text,
         StdinArg::Jsonl => StdinFormat::Jsonl,
