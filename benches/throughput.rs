@@ -25,7 +25,7 @@ fn main() {
         .unwrap_or_else(|| root.join("models/stance-small"));
     let clf = Classifier::load(&model_dir).expect("load the model");
     let cfg = clf.config();
-    let workers = stance::classifier::workers();
+    let workers = stance::workers::count();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let test =
         read_examples(&root.join("data/test.jsonl"), Labels::Optional).expect("data/test.jsonl");

@@ -6,6 +6,7 @@ use crate::error::{Error, Result};
 use crate::model::SequenceClassifier;
 use crate::model_dir::{self, ModelFiles};
 use crate::tokenizer::StanceTokenizer;
+use crate::workers;
 use candle_core::{DType, Device};
 use candle_nn::VarBuilder;
 use std::path::{Path, PathBuf};
@@ -117,7 +118,7 @@ impl Classifier {
 }
 
 /// Runs `model` over `texts` in batches of similar length; results come back in input order. Batches are
-/// shared among [`workers`] threads, each running whole forward passes (see [`workers`]).
+/// shared among [`workers::count`] workers, each running whole forward passes.
 pub fn predict(
     model: &SequenceClassifier,
     tokenizer: &StanceTokenizer,
@@ -153,21 +154,8 @@ pub fn predict(
             done.push((c, preds, batch.truncated));
         }
     };
-    let n = workers().min(chunks.len()).max(1);
-    let results: Vec<Result<Vec<_>>> = if n == 1 {
-        vec![run()]
-    } else {
-        std::thread::scope(|s| {
-            let handles: Vec<_> = (0..n).map(|_| s.spawn(run)).collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join()
-                        .unwrap_or_else(|_| Err(Error::Invalid("a worker thread panicked".into())))
-                })
-                .collect()
-        })
-    };
+    let n = workers::count().min(chunks.len()).max(1);
+    let results = workers::run(n, |_| run())?;
     let mut items: Vec<Option<Prediction>> = vec![None; texts.len()];
     let mut truncated = 0;
     for r in results {
@@ -182,25 +170,6 @@ pub fn predict(
         items: items.into_iter().flatten().collect(),
         truncated,
     })
-}
-
-/// How many threads classify batches side by side: `STANCE_WORKERS` if set, else 1 when candle runs its
-/// own thread pool and the number of cores when candle is single-threaded (`RAYON_NUM_THREADS=1`, which
-/// `stance`'s inference commands set: for small models, whole batches in parallel beat parallel kernels).
-pub fn workers() -> usize {
-    let env = |k: &str| {
-        std::env::var(k)
-            .ok()
-            .and_then(|v| v.parse::<usize>().ok())
-            .filter(|n| *n > 0)
-    };
-    if let Some(n) = env("STANCE_WORKERS") {
-        return n;
-    }
-    match env("RAYON_NUM_THREADS") {
-        Some(1) => std::thread::available_parallelism().map_or(1, |n| n.get()),
-        _ => 1,
-    }
 }
 
 /// Index and value of the largest score (the first on ties).

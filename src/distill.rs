@@ -59,7 +59,12 @@ pub fn distill(
         .chain(data.unlabelled)
         .map(|e| e.text.as_str())
         .collect();
+    let started = std::time::Instant::now();
     let logits = teacher_logits(teacher, &texts, 64)?;
+    obs.note(&format!(
+        "teacher done in {:.1}s; training the student",
+        started.elapsed().as_secs_f64()
+    ));
     let items: Vec<Item> = texts
         .iter()
         .zip(logits)

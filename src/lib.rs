@@ -37,6 +37,7 @@ pub mod segment;
 pub mod tokenizer;
 pub mod train;
 pub mod vocab;
+pub mod workers;
 
 pub use classifier::{Classifier, Prediction};
 pub use error::{Error, Result};

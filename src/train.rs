@@ -14,7 +14,9 @@ use crate::model::SequenceClassifier;
 use crate::model_dir::{self, Weights};
 use crate::optim::{GroupedAdamW, Param, Schedule, clip_grad_norm};
 use crate::tokenizer::{StanceTokenizer, pad_batch};
-use candle_core::{D, DType, Device, Tensor};
+use crate::workers;
+use candle_core::backprop::GradStore;
+use candle_core::{D, DType, Device, Tensor, Var};
 use candle_nn::{VarBuilder, VarMap};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
@@ -51,6 +53,9 @@ pub struct TrainOptions {
     pub temperature: f64,
     /// Distillation: weight of the gold-label loss (the soft loss gets `1 − alpha`).
     pub alpha: f64,
+    /// Batch statements of similar length together (less padding, faster epochs).
+    #[serde(default)]
+    pub group_by_length: bool,
 }
 
 impl Default for TrainOptions {
@@ -63,7 +68,7 @@ impl Default for TrainOptions {
                 intermediate: 512,
                 max_len: 128,
                 dropout: 0.1,
-                pooling: crate::config::Pooling::Cls,
+                pooling: crate::config::Pooling::Mean,
             },
             vocab_size: 8000,
             epochs: 10,
@@ -80,6 +85,7 @@ impl Default for TrainOptions {
             layer_lr_decay: 1.0,
             temperature: 2.0,
             alpha: 0.5,
+            group_by_length: true,
         }
     }
 }
@@ -232,12 +238,19 @@ pub fn fit(
     if init_weights.is_some() && !fresh.is_empty() {
         obs.note(&format!("initialised fresh: {}", fresh.join(", ")));
     }
-    let mut opt = GroupedAdamW::new(trainable(&varmap, &config, opts), opts.weight_decay)?;
+    let params = trainable(&varmap, &config, opts);
+    let model = if params.len() < varmap.all_vars().len() {
+        freeze(&varmap, &params, &config)?
+    } else {
+        model
+    };
+    let mut opt = GroupedAdamW::new(params, opts.weight_decay)?;
 
     let encoded: Vec<Vec<u32>> = items
         .iter()
         .map(|it| tokenizer.ids(&it.text))
         .collect::<Result<_>>()?;
+    let lengths: Vec<usize> = encoded.iter().map(Vec::len).collect();
     let steps_per_epoch = items.len().div_ceil(opts.batch_size);
     let total = steps_per_epoch * opts.epochs;
     let schedule = Schedule {
@@ -245,8 +258,8 @@ pub fn fit(
         warmup: ((total as f64 * opts.warmup).round() as usize).max(1),
         total,
     };
+    let n_workers = workers::count();
     let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
-    dropout::seed(opts.seed.wrapping_add(1));
     obs.start(opts.epochs, steps_per_epoch);
 
     let mut history = Vec::new();
@@ -254,20 +267,43 @@ pub fn fit(
     let mut step = 0;
     for epoch in 1..=opts.epochs {
         let t0 = Instant::now();
-        let mut order: Vec<usize> = (0..items.len()).collect();
-        order.shuffle(&mut rng);
         let mut loss_sum = 0.0;
-        for (i, chunk) in order.chunks(opts.batch_size).enumerate() {
-            let seqs: Vec<&[u32]> = chunk.iter().map(|&j| encoded[j].as_slice()).collect();
-            let (ids, mask) = pad_batch(&seqs, tokenizer.pad_id(), &Device::Cpu)?;
-            let logits = model.forward_t(&ids, &mask, true)?;
-            let targets: Vec<&Target> = chunk.iter().map(|&j| &items[j].target).collect();
-            let loss = loss(&logits, &targets, labels.len(), opts)?;
-            let mut grads = loss.backward()?;
+        let batches = batches(&lengths, opts.batch_size, opts.group_by_length, &mut rng);
+        for (i, batch) in batches.iter().enumerate() {
+            let shares: Vec<&[usize]> = batch.chunks(batch.len().div_ceil(n_workers)).collect();
+            let share_seed = |w: usize| {
+                opts.seed
+                    .wrapping_add(1)
+                    .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                    .wrapping_add(((step as u64) << 8) | w as u64)
+            };
+            // Each worker computes the loss and gradients of its share, weighted by the share's part of
+            // the batch; the shares' gradients are then summed in worker order (deterministic).
+            let outcomes = workers::run(shares.len(), |w| -> Result<(f64, GradStore)> {
+                let share = shares[w];
+                dropout::seed(share_seed(w));
+                let seqs: Vec<&[u32]> = share.iter().map(|&j| encoded[j].as_slice()).collect();
+                let (ids, mask) = pad_batch(&seqs, tokenizer.pad_id(), &Device::Cpu)?;
+                let logits = model.forward_t(&ids, &mask, true)?;
+                let targets: Vec<&Target> = share.iter().map(|&j| &items[j].target).collect();
+                let weight = share.len() as f64 / batch.len() as f64;
+                let loss = (loss(&logits, &targets, labels.len(), opts)? * weight)?;
+                Ok((loss.to_scalar::<f32>()? as f64, loss.backward()?))
+            })?;
+            let mut l = 0.0;
+            let mut grads: Option<GradStore> = None;
+            for outcome in outcomes {
+                let (share_loss, share_grads) = outcome?;
+                l += share_loss;
+                grads = Some(match grads {
+                    None => share_grads,
+                    Some(sum) => add_grads(sum, &share_grads, opt.vars())?,
+                });
+            }
+            let mut grads = grads.ok_or_else(|| Error::Invalid("empty batch".into()))?;
             clip_grad_norm(&mut grads, opt.vars(), opts.max_grad_norm)?;
             opt.step(&grads, schedule.lr(step))?;
             step += 1;
-            let l = loss.to_scalar::<f32>()? as f64;
             loss_sum += l;
             let seen = (i + 1) * opts.batch_size;
             obs.step(
@@ -313,6 +349,66 @@ pub fn fit(
         best,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// One epoch's batches of indices into `lengths`. Shuffled; with `group`, statements of similar token
+/// length share a batch (less padding, as transformers' `group_by_length`): the shuffled order is cut
+/// into runs of 50 batches, each run is sorted by length and cut into batches, and the batches are
+/// shuffled.
+fn batches(lengths: &[usize], size: usize, group: bool, rng: &mut ChaCha8Rng) -> Vec<Vec<usize>> {
+    let mut order: Vec<usize> = (0..lengths.len()).collect();
+    order.shuffle(rng);
+    if !group {
+        return order.chunks(size).map(<[usize]>::to_vec).collect();
+    }
+    let mut out: Vec<Vec<usize>> = Vec::new();
+    for run in order.chunks(size * 50) {
+        let mut run = run.to_vec();
+        run.sort_by_key(|&i| std::cmp::Reverse(lengths[i]));
+        out.extend(run.chunks(size).map(<[usize]>::to_vec));
+    }
+    out.shuffle(rng);
+    out
+}
+
+/// `sum` plus `more`, variable by variable.
+fn add_grads(mut sum: GradStore, more: &GradStore, vars: &[Var]) -> Result<GradStore> {
+    for v in vars {
+        let t = v.as_tensor();
+        if let Some(g) = more.get(t) {
+            let total = match sum.get(t) {
+                Some(s) => (s + g)?,
+                None => g.clone(),
+            };
+            sum.insert(t, total);
+        }
+    }
+    Ok(sum)
+}
+
+/// The model rebuilt so that the variables not in `params` are constants: backpropagation then skips
+/// them (and everything below them that has no trainable input), instead of computing gradients that
+/// would be thrown away. The tensors share storage with `varmap`, so optimiser updates are seen.
+fn freeze(varmap: &VarMap, params: &[Param], config: &Config) -> Result<SequenceClassifier> {
+    let data = varmap
+        .data()
+        .lock()
+        .map_err(|_| Error::Invalid("poisoned variable map".into()))?;
+    let tensors: HashMap<String, Tensor> = data
+        .iter()
+        .map(|(name, var)| {
+            let t = if params.iter().any(|p| &p.name == name) {
+                var.as_tensor().clone()
+            } else {
+                var.as_tensor().detach()
+            };
+            (name.clone(), t)
+        })
+        .collect();
+    Ok(SequenceClassifier::load(
+        VarBuilder::from_tensors(tensors, DType::F32, &Device::Cpu),
+        config,
+    )?)
 }
 
 fn validate(opts: &TrainOptions) -> Result<()> {

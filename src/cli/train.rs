@@ -61,8 +61,8 @@ pub struct Hyper {
     /// Dropout probability (hidden states and attention).
     #[arg(long, default_value_t = 0.1)]
     dropout: f64,
-    /// Statement vector: the [CLS] token through the pooler, or the mean of the token vectors.
-    #[arg(long, default_value = "cls")]
+    /// Statement vector: the mean of the token vectors, or the [CLS] token through the pooler.
+    #[arg(long, default_value = "mean")]
     pooling: Pooling,
     /// Maximum number of epochs.
     #[arg(long, default_value_t = 10)]
@@ -97,6 +97,10 @@ pub struct Hyper {
     /// Layer-wise learning-rate decay: each layer below the top gets this factor more (1: off).
     #[arg(long, default_value_t = 1.0)]
     layer_lr_decay: f64,
+    /// Fill batches in plain random order. By default statements of similar length share a batch (the
+    /// batches themselves in random order), which cuts padding and so training time.
+    #[arg(long)]
+    no_length_grouping: bool,
 }
 
 impl Args {
@@ -133,6 +137,7 @@ impl Hyper {
             freeze_embeddings: self.freeze_embeddings,
             freeze_layers: self.freeze_layers,
             layer_lr_decay: self.layer_lr_decay,
+            group_by_length: !self.no_length_grouping,
             ..TrainOptions::default()
         }
     }
@@ -201,6 +206,7 @@ mod tests {
         let t = T::parse_from(["t", "--train", "a.jsonl", "--dev", "b.jsonl", "--out", "m"]);
         let o = t.a.options();
         assert_eq!((o.arch.max_len, o.lr), (128, 1e-3));
+        assert_eq!(o.arch.pooling, Pooling::Mean);
         let t = T::parse_from([
             "t", "--train", "a", "--dev", "b", "--out", "m", "--init", "base",
         ]);
@@ -219,9 +225,9 @@ mod tests {
             "--out",
             "m",
             "--pooling",
-            "mean",
+            "cls",
         ]);
-        assert_eq!(t.a.options().arch.pooling, Pooling::Mean);
+        assert_eq!(t.a.options().arch.pooling, Pooling::Cls);
         assert!(
             T::try_parse_from([
                 "t",
