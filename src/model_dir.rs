@@ -103,6 +103,12 @@ pub fn write(
     put(TOKENIZER, tokenizer.to_json()?.as_bytes())?;
     candle_core::safetensors::save(weights, tmp.join(WEIGHTS))
         .map_err(|e| Error::file(tmp.join(WEIGHTS), e.to_string()))?;
+    // The safetensors writer creates its file owner-only; give it the same (umask) permissions as the
+    // other files, so a model directory can be shared.
+    let perms = std::fs::metadata(tmp.join(CONFIG))
+        .map_err(|e| io(&tmp.join(CONFIG), e))?
+        .permissions();
+    std::fs::set_permissions(tmp.join(WEIGHTS), perms).map_err(|e| io(&tmp.join(WEIGHTS), e))?;
     for (name, body) in extra {
         put(name, body.as_bytes())?;
     }

@@ -23,49 +23,56 @@ fn json(path: &Path) -> serde_json::Value {
 }
 
 fn dev_macro_f1(dir: &Dir, model: &Path) -> f64 {
-    let out = dir
-        .run(&[
-            "eval",
-            "--model",
-            &model.display().to_string(),
-            "--data",
-            &fixture("dev.jsonl"),
-            "--format",
-            "json",
-        ])
-        .ok();
-    let r: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
-    r["macro_f1"].as_f64().unwrap()
+    common::eval_json(dir, model, &fixture("dev.jsonl"))["macro_f1"]
+        .as_f64()
+        .unwrap()
+}
+
+/// `stance train --init base` on the toy data into `dir/ft`, with `extra` flags.
+fn fine_tune(dir: &Dir, base: &Path, extra: &[&str]) -> std::path::PathBuf {
+    let out = dir.path("ft");
+    let (base, train, dev) = (
+        base.display().to_string(),
+        fixture("train.jsonl"),
+        fixture("dev.jsonl"),
+    );
+    let out_s = out.display().to_string();
+    let mut args = vec![
+        "train",
+        "--init",
+        &base,
+        "--train",
+        &train,
+        "--dev",
+        &dev,
+        "--out",
+        &out_s,
+        "--max-len",
+        "24",
+        "-q",
+    ];
+    args.extend_from_slice(extra);
+    dir.run(&args).ok();
+    out
 }
 
 #[test]
 fn fine_tuning_keeps_the_vocabulary_and_freezes_what_it_is_told() {
     let dir = Dir::new();
     let base = shared_model();
-    let out = dir.path("ft");
-    let (train, dev) = (fixture("train.jsonl"), fixture("dev.jsonl"));
-    dir.run(&[
-        "train",
-        "--init",
-        &base.display().to_string(),
-        "--train",
-        &train,
-        "--dev",
-        &dev,
-        "--out",
-        &out.display().to_string(),
-        "--epochs",
-        "2",
-        "--lr",
-        "1e-2",
-        "--max-len",
-        "24",
-        "--freeze-embeddings",
-        "--freeze-layers",
-        "1",
-        "-q",
-    ])
-    .ok();
+    let out = fine_tune(
+        &dir,
+        base,
+        &[
+            "--epochs",
+            "2",
+            "--lr",
+            "1e-2",
+            "--freeze-embeddings",
+            "--freeze-layers",
+            "1",
+        ],
+    );
     let vocab = |d: &Path| json(&d.join("tokenizer.json"))["model"]["vocab"].clone();
     assert_eq!(
         vocab(base),
@@ -93,29 +100,11 @@ fn fine_tuning_keeps_the_vocabulary_and_freezes_what_it_is_told() {
 fn fine_tuning_a_trained_model_keeps_it_good() {
     let dir = Dir::new();
     let base = shared_model();
-    let out = dir.path("ft");
-    let (train, dev) = (fixture("train.jsonl"), fixture("dev.jsonl"));
-    dir.run(&[
-        "train",
-        "--init",
-        &base.display().to_string(),
-        "--train",
-        &train,
-        "--dev",
-        &dev,
-        "--out",
-        &out.display().to_string(),
-        "--epochs",
-        "3",
-        "--lr",
-        "3e-3",
-        "--max-len",
-        "24",
-        "--pooling",
-        "cls",
-        "-q",
-    ])
-    .ok();
+    let out = fine_tune(
+        &dir,
+        base,
+        &["--epochs", "3", "--lr", "3e-3", "--pooling", "cls"],
+    );
     // Pooling is the one asked for, recorded in config.json and used by eval.
     assert_eq!(json(&out.join("config.json"))["pooling"], "cls");
     let f1 = dev_macro_f1(&dir, &out);

@@ -21,6 +21,9 @@ fn trained_model_directory_is_in_transformers_format() {
     ] {
         assert!(m.join(f).is_file(), "missing {f}");
     }
+    // Every file gets the same permissions (the weights are not left owner-only).
+    let perms = |f: &str| std::fs::metadata(m.join(f)).unwrap().permissions();
+    assert_eq!(perms("model.safetensors"), perms("config.json"));
     let cfg: serde_json::Value =
         serde_json::from_slice(&std::fs::read(m.join("config.json")).unwrap()).unwrap();
     assert_eq!(cfg["model_type"], "bert");
@@ -38,19 +41,7 @@ fn trained_model_directory_is_in_transformers_format() {
 #[test]
 fn a_learnable_toy_task_is_learned() {
     let dir = Dir::new();
-    let model = shared_model().display().to_string();
-    let out = dir
-        .run(&[
-            "eval",
-            "--model",
-            &model,
-            "--data",
-            &fixture("dev.jsonl"),
-            "--format",
-            "json",
-        ])
-        .ok();
-    let r: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let r = common::eval_json(&dir, shared_model(), &fixture("dev.jsonl"));
     let f1 = r["macro_f1"].as_f64().unwrap();
     // Five balanced classes: chance is 0.2.
     assert!(f1 > 0.8, "dev macro-F1 {f1}");

@@ -110,6 +110,22 @@ pub fn fixture(name: &str) -> String {
         .to_string()
 }
 
+/// `stance eval --model MODEL --data DATA --format json`, parsed.
+pub fn eval_json(dir: &Dir, model: &Path, data: &str) -> serde_json::Value {
+    let out = dir
+        .run(&[
+            "eval",
+            "--model",
+            &model.display().to_string(),
+            "--data",
+            data,
+            "--format",
+            "json",
+        ])
+        .ok();
+    serde_json::from_str(out.trim()).expect("eval prints one JSON object")
+}
+
 /// Architecture flags of the tiny test model.
 pub const TINY: &[&str] = &[
     "--hidden",
