@@ -56,6 +56,25 @@ fn fine_tune(dir: &Dir, base: &Path, extra: &[&str]) -> std::path::PathBuf {
     out
 }
 
+/// `stance distill --teacher TEACHER --out OUT` on the toy data, with `extra` flags.
+fn distill(dir: &Dir, teacher: &str, out: &Path, extra: &[&str]) -> common::Run {
+    let (train, dev) = (fixture("train.jsonl"), fixture("dev.jsonl"));
+    let out = out.display().to_string();
+    let mut args = vec![
+        "distill",
+        "--teacher",
+        teacher,
+        "--train",
+        &train,
+        "--dev",
+        &dev,
+        "--out",
+        &out,
+    ];
+    args.extend_from_slice(extra);
+    dir.run(&args)
+}
+
 #[test]
 fn fine_tuning_keeps_the_vocabulary_and_freezes_what_it_is_told() {
     let dir = Dir::new();
@@ -128,17 +147,7 @@ fn a_student_learns_the_task_from_the_teacher() {
             .collect::<String>(),
     );
     let out = dir.path("student");
-    let (train, dev) = (fixture("train.jsonl"), fixture("dev.jsonl"));
-    let mut args = vec![
-        "distill",
-        "--teacher",
-        &teacher,
-        "--train",
-        &train,
-        "--dev",
-        &dev,
-        "--out",
-        out.to_str().unwrap(),
+    let mut flags = vec![
         "--unlabelled",
         unlabelled.to_str().unwrap(),
         "--epochs",
@@ -150,8 +159,8 @@ fn a_student_learns_the_task_from_the_teacher() {
         "--temperature",
         "3",
     ];
-    args.extend_from_slice(TINY);
-    dir.run(&args).ok();
+    flags.extend_from_slice(TINY);
+    distill(&dir, &teacher, &out, &flags).ok();
     let log = json(&out.join("training.json"));
     assert_eq!(log["data"]["unlabelled_statements"], 250);
     assert_eq!(log["data"]["train_statements"], 250);
@@ -163,35 +172,16 @@ fn a_student_learns_the_task_from_the_teacher() {
 #[test]
 fn distill_errors_name_the_file() {
     let dir = Dir::new();
-    let (train, dev) = (fixture("train.jsonl"), fixture("dev.jsonl"));
-    let out = dir.path("s").display().to_string();
-    dir.run(&[
-        "distill",
-        "--teacher",
-        "no-such-teacher",
-        "--train",
-        &train,
-        "--dev",
-        &dev,
-        "--out",
-        &out,
-    ])
-    .fails_with(&["no-such-teacher"]);
+    let out = dir.path("s");
+    distill(&dir, "no-such-teacher", &out, &[]).fails_with(&["no-such-teacher"]);
     let teacher = shared_model().display().to_string();
     let bad = dir.write("unlabelled.jsonl", "{\"text\": \"fine\"}\n{\"text\": \n");
-    dir.run(&[
-        "distill",
-        "--teacher",
+    distill(
+        &dir,
         &teacher,
-        "--train",
-        &train,
-        "--dev",
-        &dev,
-        "--out",
         &out,
-        "--unlabelled",
-        bad.to_str().unwrap(),
-    ])
+        &["--unlabelled", bad.to_str().unwrap()],
+    )
     .fails_with(&["unlabelled.jsonl", "2"]);
-    assert!(!dir.path("s").exists(), "no model after a failure");
+    assert!(!out.exists(), "no model after a failure");
 }
