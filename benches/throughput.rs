@@ -15,10 +15,8 @@ use std::time::Instant;
 
 fn main() {
     // The execution model of `stance`: single-threaded kernels, one batch worker per core.
-    if std::env::var_os("RAYON_NUM_THREADS").is_none() {
-        // SAFETY: no other thread has started yet.
-        unsafe { std::env::set_var("RAYON_NUM_THREADS", "1") };
-    }
+    // SAFETY: no other thread exists yet.
+    unsafe { stance::workers::init_process() };
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let model_dir = std::env::var_os("STANCE_BENCH_MODEL")
         .map(PathBuf::from)

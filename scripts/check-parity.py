@@ -2,7 +2,7 @@
 """Checks that `stance classify` gives the same probabilities as an independent implementation of
 Hugging Face's BertForSequenceClassification for a model directory.
 
-    python3 scripts/check-parity.py MODEL_DIR                 # numpy re-implementation (pip install numpy tokenizers)
+    python3 scripts/check-parity.py MODEL_DIR                 # numpy re-implementation (pip install numpy safetensors tokenizers)
     python3 scripts/check-parity.py MODEL_DIR --transformers  # transformers + torch, if installed
 
 With --transformers the model is opened with AutoModelForSequenceClassification; that path matches only
@@ -10,7 +10,7 @@ models with "pooling": "cls" (transformers ignores stance's "pooling" field and 
 The numpy path honours "pooling" ("cls": tanh pooler over [CLS]; "mean": masked mean, no pooler).
 Exits 1 when a probability differs by more than 1e-4. Needs target/release/stance (cargo build --release).
 """
-import json, math, struct, subprocess, sys
+import json, math, subprocess, sys
 from pathlib import Path
 
 SENTENCES = [
@@ -31,16 +31,8 @@ def stance_probs(model, labels):
 def numpy_probs(model, cfg, labels):
     import numpy as np
     from tokenizers import Tokenizer
-    data = (model / "model.safetensors").read_bytes()
-    n = struct.unpack("<Q", data[:8])[0]
-    header = json.loads(data[8:8 + n])
-    w = {}
-    for name, meta in header.items():
-        if name == "__metadata__":
-            continue
-        a, b = meta["data_offsets"]
-        dt = {"F32": np.float32, "F16": np.float16, "I64": np.int64}[meta["dtype"]]
-        w[name] = np.frombuffer(data[8 + n + a:8 + n + b], dtype=dt).reshape(meta["shape"]).astype(np.float64)
+    from safetensors.numpy import load_file
+    w = {k: v.astype(np.float64) for k, v in load_file(model / "model.safetensors").items()}
     h, heads, eps = cfg["hidden_size"], cfg["num_attention_heads"], cfg.get("layer_norm_eps", 1e-12)
     d = h // heads
     erf = np.vectorize(math.erf)

@@ -290,17 +290,15 @@ pub fn fit(
                 let loss = (loss(&logits, &targets, labels.len(), opts)? * weight)?;
                 Ok((loss.to_scalar::<f32>()? as f64, loss.backward()?))
             })?;
-            let mut l = 0.0;
-            let mut grads: Option<GradStore> = None;
+            let mut outcomes = outcomes.into_iter();
+            let (mut l, mut grads) = outcomes
+                .next()
+                .ok_or_else(|| Error::Invalid("empty batch".into()))??;
             for outcome in outcomes {
                 let (share_loss, share_grads) = outcome?;
                 l += share_loss;
-                grads = Some(match grads {
-                    None => share_grads,
-                    Some(sum) => add_grads(sum, &share_grads, opt.vars())?,
-                });
+                grads = add_grads(grads, &share_grads, opt.vars())?;
             }
-            let mut grads = grads.ok_or_else(|| Error::Invalid("empty batch".into()))?;
             clip_grad_norm(&mut grads, opt.vars(), opts.max_grad_norm)?;
             opt.step(&grads, schedule.lr(step))?;
             step += 1;

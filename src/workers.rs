@@ -7,6 +7,28 @@ use crate::error::{Error, Result};
 use rayon::{ThreadPool, ThreadPoolBuilder};
 use std::sync::OnceLock;
 
+/// `mi_option_purge_delay` in mimalloc v3's `mi_option_e` (libmimalloc-sys 0.1.49, pinned in Cargo.toml).
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+/// Sets the process up for this execution model.
+/// - candle's kernels run single-threaded (`RAYON_NUM_THREADS=1`, unless you set it): its kernel-level
+///   threads spin-wait and collapse when the machine is busy, and models of this size gain little from
+///   them, so whole batches run in parallel instead.
+/// - mimalloc (when it is the allocator) keeps freed memory instead of returning it to the OS after
+///   10 ms: inference and training free and reallocate the same large tensors at every step, and
+///   re-faulting fresh zeroed pages cost 15% of a fine-tuning step. Peak memory is unchanged.
+///
+/// # Safety
+/// It sets an environment variable: call it first thing in `main`, before any other thread exists.
+pub unsafe fn init_process() {
+    // SAFETY: sets a plain integer option; mimalloc reads options atomically.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
+    if std::env::var_os("RAYON_NUM_THREADS").is_none() {
+        // SAFETY: the caller guarantees that no other thread exists yet.
+        unsafe { std::env::set_var("RAYON_NUM_THREADS", "1") };
+    }
+}
+
 /// How many workers run side by side: `STANCE_WORKERS` if set, else 1 when candle runs its own thread
 /// pool and the number of cores when candle is single-threaded (`RAYON_NUM_THREADS=1`, which `stance`
 /// sets unless you set it: for models of this size, whole batches in parallel beat parallel kernels).

@@ -4,12 +4,13 @@ over the attention mask, then L2 normalisation) computed with numpy straight fro
 token ids from tokenizer.json through Hugging Face's Python `tokenizers`.
 
 Run by hand after scripts/fetch-base-model.sh:
-    pip install numpy tokenizers
+    pip install numpy safetensors tokenizers
     python3 tests/reference/minilm_embeddings.py > tests/reference/minilm_embeddings.json
 """
-import json, math, struct, sys
+import json, math, sys
 from pathlib import Path
 import numpy as np
+from safetensors.numpy import load_file
 from tokenizers import Tokenizer
 
 BASE = Path(__file__).resolve().parents[2] / "models/base/all-MiniLM-L6-v2"
@@ -20,19 +21,6 @@ SENTENCES = [
     "The president promised action if the drills became a threat.",
     "An intelligence agency claimed 1,500 troops were sent.",
 ]
-
-def load_safetensors(path):
-    data = path.read_bytes()
-    n = struct.unpack("<Q", data[:8])[0]
-    header = json.loads(data[8:8 + n])
-    out = {}
-    for name, meta in header.items():
-        if name == "__metadata__":
-            continue
-        start, end = meta["data_offsets"]
-        dtype = {"F32": np.float32, "I64": np.int64}[meta["dtype"]]
-        out[name] = np.frombuffer(data[8 + n + start:8 + n + end], dtype=dtype).reshape(meta["shape"])
-    return out
 
 def layer_norm(x, w, b, eps):
     mu = x.mean(-1, keepdims=True)
@@ -70,7 +58,7 @@ def embed(w, cfg, ids):
 
 def main():
     cfg = json.loads((BASE / "config.json").read_text())
-    w = load_safetensors(BASE / "model.safetensors")
+    w = load_file(BASE / "model.safetensors")
     tok = Tokenizer.from_file(str(BASE / "tokenizer.json"))
     tok.no_padding()
     rows = []
