@@ -1,7 +1,9 @@
 //! Knowledge distillation: a teacher model labels statements with its probabilities, and a student is
 //! trained on the teacher's temperature-softened distribution, mixed with the gold label where there is
-//! one (see [`crate::train`]'s loss), over the labelled data plus any unlabelled statements.
+//! one (see [`crate::train`]'s loss), over the labelled data, any unlabelled statements, and noisy
+//! copies of both ([`crate::augment`]) that the teacher labels too.
 
+use crate::augment::Augmenter;
 use crate::classifier::Classifier;
 use crate::data::Example;
 use crate::error::{Error, Result};
@@ -30,6 +32,14 @@ pub struct DistillData<'a> {
     pub unlabelled: &'a [Example],
     pub dev: &'a [Example],
     pub dev_path: &'a Path,
+    /// Noisy copies made of every labelled and unlabelled statement (0: none).
+    pub augment: usize,
+}
+
+/// A trained student and how many augmented copies it saw.
+pub struct Distilled {
+    pub trained: Trained,
+    pub augmented: usize,
 }
 
 /// Trains a student (architecture and schedule from `opts`) on `teacher`'s soft targets.
@@ -38,7 +48,7 @@ pub fn distill(
     data: &DistillData,
     opts: &TrainOptions,
     obs: &mut dyn Observer,
-) -> Result<Trained> {
+) -> Result<Distilled> {
     if opts.init.is_some() {
         return Err(Error::Invalid(
             "a distilled student starts from scratch: drop --init".into(),
@@ -47,20 +57,27 @@ pub fn distill(
     let labels = teacher.labels().to_vec();
     let gold = gold_indices(data.train, &labels, data.train_path)?;
     let dev_gold = gold_indices(data.dev, &labels, data.dev_path)?;
-    obs.note(&format!(
-        "teacher labels {} statements ({} labelled, {} unlabelled)",
-        data.train.len() + data.unlabelled.len(),
-        data.train.len(),
-        data.unlabelled.len()
-    ));
-    let texts: Vec<&str> = data
+    let mut texts: Vec<&str> = data
         .train
         .iter()
         .chain(data.unlabelled)
         .map(|e| e.text.as_str())
         .collect();
+    let copies = Augmenter::default().copies(&texts, data.augment, opts.seed);
+    texts.extend(copies.iter().map(String::as_str));
+    obs.note(&format!(
+        "teacher labels {} statements ({} labelled, {} unlabelled, {} augmented copies)",
+        texts.len(),
+        data.train.len(),
+        data.unlabelled.len(),
+        copies.len()
+    ));
     let started = std::time::Instant::now();
-    let logits = teacher_logits(teacher, &texts, 64)?;
+    let mut logits = Vec::with_capacity(texts.len());
+    for chunk in texts.chunks(1024) {
+        logits.extend(teacher_logits(teacher, chunk, 64)?);
+        obs.labelled(logits.len(), texts.len());
+    }
     obs.note(&format!(
         "teacher done in {:.1}s; training the student",
         started.elapsed().as_secs_f64()
@@ -77,5 +94,9 @@ pub fn distill(
             },
         })
         .collect();
-    fit(&items, &labels, data.dev, &dev_gold, opts, obs)
+    let trained = fit(&items, &labels, data.dev, &dev_gold, opts, obs)?;
+    Ok(Distilled {
+        trained,
+        augmented: copies.len(),
+    })
 }

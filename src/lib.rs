@@ -19,6 +19,7 @@
 //! # Ok::<(), stance::Error>(())
 //! ```
 
+pub mod augment;
 pub mod classifier;
 pub mod config;
 pub mod data;

@@ -124,6 +124,8 @@ pub trait Observer {
     fn step(&mut self, _epoch: usize, _step: usize, _loss: f64, _examples_per_second: f64) {}
     fn epoch(&mut self, _record: &Epoch, _improved: bool) {}
     fn note(&mut self, _message: &str) {}
+    /// Distillation: the teacher has labelled `done` of `total` statements.
+    fn labelled(&mut self, _done: usize, _total: usize) {}
 }
 
 /// An observer that ignores everything.

@@ -158,12 +158,17 @@ fn a_student_learns_the_task_from_the_teacher() {
         "3e-3",
         "--temperature",
         "3",
+        "--augment",
+        "1",
     ];
     flags.extend_from_slice(TINY);
     distill(&dir, &teacher, &out, &flags).ok();
     let log = json(&out.join("training.json"));
     assert_eq!(log["data"]["unlabelled_statements"], 250);
     assert_eq!(log["data"]["train_statements"], 250);
+    // One noisy copy per statement, less the few that came out identical to their original.
+    let augmented = log["data"]["augmented_statements"].as_u64().unwrap();
+    assert!((400..=500).contains(&augmented), "{augmented} copies");
     assert_eq!(log["options"]["temperature"], 3.0);
     let f1 = dev_macro_f1(&dir, &out);
     assert!(f1 > 0.8, "student dev macro-F1 {f1}");

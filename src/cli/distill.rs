@@ -32,6 +32,10 @@ pub struct Args {
     /// Unlabelled statements (a "text" field or column; labels, if any, are ignored). Repeatable.
     #[arg(long, value_name = "FILE")]
     unlabelled: Vec<PathBuf>,
+    /// Noisy copies of every labelled and unlabelled statement for the teacher to label (words deleted
+    /// or replaced by corpus words, 10% each; a quarter keep only a window of the statement).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    augment: usize,
     /// Softmax temperature for the teacher's and the student's soft distributions.
     #[arg(long, default_value_t = 2.0)]
     temperature: f64,
@@ -65,14 +69,17 @@ pub fn run(args: Args) -> Result<ExitCode> {
         unlabelled: &unlabelled,
         dev: &dev,
         dev_path: &args.dev,
+        augment: args.augment,
     };
     let trained = distill(&teacher, &data, &opts, &mut progress);
     progress.finish();
-    let trained = trained?;
+    let distilled = trained?;
+    let trained = distilled.trained;
     let meta = serde_json::json!({
         "teacher": args.teacher, "train": args.train, "dev": args.dev, "unlabelled": args.unlabelled,
         "train_statements": train.len(), "unlabelled_statements": unlabelled.len(),
-        "dev_statements": dev.len(),
+        "dev_statements": dev.len(), "augment": args.augment,
+        "augmented_statements": distilled.augmented,
     });
     super::train::save(&trained, &args.out, &opts, &meta)?;
     Ok(ExitCode::SUCCESS)

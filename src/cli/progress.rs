@@ -24,7 +24,7 @@ impl TrainProgress {
             },
         );
         bar.set_style(
-            ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} steps  {msg}  ETA {eta}")
+            ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg}  ETA {eta}")
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
                 .progress_chars("=> "),
         );
@@ -58,13 +58,26 @@ impl Observer for TrainProgress {
         self.epochs = epochs;
         self.steps_per_epoch = steps_per_epoch;
         self.bar.set_length((epochs * steps_per_epoch) as u64);
+        self.bar.set_position(0);
+        self.bar.reset_eta();
+    }
+
+    fn labelled(&mut self, done: usize, total: usize) {
+        self.bar.set_prefix("teacher");
+        self.bar.set_message("statements labelled");
+        self.bar.set_length(total as u64);
+        self.bar.set_position(done as u64);
+        if self.bar.is_hidden() && !self.quiet && self.last_line.elapsed().as_secs() >= 60 {
+            self.last_line = std::time::Instant::now();
+            eprintln!("teacher  {done}/{total} statements labelled");
+        }
     }
 
     fn step(&mut self, epoch: usize, step: usize, loss: f64, eps: f64) {
         self.bar
             .set_prefix(format!("epoch {epoch}/{}", self.epochs));
         self.bar
-            .set_message(format!("loss {loss:.4}  {eps:.0} ex/s"));
+            .set_message(format!("steps  loss {loss:.4}  {eps:.0} ex/s"));
         self.bar.inc(1);
         // Without a terminal there is no bar: a plain line every minute shows that work goes on.
         if self.bar.is_hidden() && !self.quiet && self.last_line.elapsed().as_secs() >= 60 {

@@ -1,0 +1,93 @@
+#!/usr/bin/env python3
+"""Builds data/unlabelled.jsonl from the raw batches data/raw/unlabelled_*.jsonl (git-ignored).
+
+Keeps the batches' rows in file order, and drops a row when its text is an exact or near duplicate
+(word-trigram Jaccard >= 0.6, the threshold of `stance data check`) of any labelled statement in
+data/train.jsonl, data/dev.jsonl or data/test.jsonl, or of an unlabelled row kept before it, so that
+no held-out statement leaks into distillation. Prints what it kept and dropped.
+
+Usage: python3 scripts/build-unlabelled.py
+"""
+import glob
+import json
+import os
+import re
+import sys
+from collections import defaultdict
+
+THRESHOLD = 0.6
+root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+os.chdir(root)
+
+
+def trigrams(text):
+    words = re.findall(r"\w+", text.lower())
+    if len(words) < 3:
+        return {tuple(words)}
+    return {tuple(words[i:i + 3]) for i in range(len(words) - 2)}
+
+
+class Index:
+    """Trigram sets with an inverted index, for near-duplicate lookups without comparing all pairs."""
+
+    def __init__(self):
+        self.sets = []
+        self.names = []
+        self.postings = defaultdict(list)
+
+    def add(self, grams, name):
+        i = len(self.sets)
+        self.sets.append(grams)
+        self.names.append(name)
+        for g in grams:
+            self.postings[g].append(i)
+
+    def near(self, grams):
+        shared = defaultdict(int)
+        for g in grams:
+            for i in self.postings.get(g, ()):
+                shared[i] += 1
+        for i, n in shared.items():
+            if n / (len(grams) + len(self.sets[i]) - n) >= THRESHOLD:
+                return self.names[i]
+        return None
+
+
+index = Index()
+exact = {}
+for split in ("train", "dev", "test"):
+    with open(f"data/{split}.jsonl", encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            text = json.loads(line)["text"]
+            exact[text.strip().lower()] = f"data/{split}.jsonl:{n}"
+            index.add(trigrams(text), f"data/{split}.jsonl:{n}")
+
+kept, dropped = [], 0
+batches = sorted(glob.glob("data/raw/unlabelled_*.jsonl"))
+if not batches:
+    sys.exit("build-unlabelled: no data/raw/unlabelled_*.jsonl batches")
+for path in batches:
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            try:
+                row = json.loads(line)
+                text = row["text"].strip()
+            except (ValueError, KeyError, AttributeError) as e:
+                sys.exit(f"{path}:{n}: not a JSON object with a \"text\" string ({e})")
+            grams = trigrams(text)
+            clash = exact.get(text.lower()) or index.near(grams)
+            if not text or clash:
+                dropped += 1
+                continue
+            exact[text.lower()] = f"{path}:{n}"
+            index.add(grams, f"{path}:{n}")
+            kept.append({"id": row.get("id", f"{os.path.basename(path)}-{n}"), "text": text,
+                         "domain": row.get("domain", "")})
+
+tmp = "data/unlabelled.jsonl.tmp"
+with open(tmp, "w", encoding="utf-8") as f:
+    for row in kept:
+        f.write(json.dumps(row, ensure_ascii=False) + "\n")
+os.replace(tmp, "data/unlabelled.jsonl")
+print(f"data/unlabelled.jsonl: {len(kept)} statements from {len(batches)} batches "
+      f"({dropped} exact or near duplicates dropped)")
