@@ -48,6 +48,14 @@ impl TrainProgress {
         }
     }
 
+    /// Without a terminal there is no bar: a plain line at most every minute shows that work goes on.
+    fn heartbeat(&mut self, text: impl FnOnce() -> String) {
+        if self.bar.is_hidden() && !self.quiet && self.last_line.elapsed().as_secs() >= 60 {
+            self.last_line = std::time::Instant::now();
+            eprintln!("{}", text());
+        }
+    }
+
     pub fn finish(&self) {
         self.bar.finish_and_clear();
     }
@@ -67,10 +75,7 @@ impl Observer for TrainProgress {
         self.bar.set_message("statements labelled");
         self.bar.set_length(total as u64);
         self.bar.set_position(done as u64);
-        if self.bar.is_hidden() && !self.quiet && self.last_line.elapsed().as_secs() >= 60 {
-            self.last_line = std::time::Instant::now();
-            eprintln!("teacher  {done}/{total} statements labelled");
-        }
+        self.heartbeat(|| format!("teacher  {done}/{total} statements labelled"));
     }
 
     fn step(&mut self, epoch: usize, step: usize, loss: f64, eps: f64) {
@@ -79,14 +84,10 @@ impl Observer for TrainProgress {
         self.bar
             .set_message(format!("steps  loss {loss:.4}  {eps:.0} ex/s"));
         self.bar.inc(1);
-        // Without a terminal there is no bar: a plain line every minute shows that work goes on.
-        if self.bar.is_hidden() && !self.quiet && self.last_line.elapsed().as_secs() >= 60 {
-            self.last_line = std::time::Instant::now();
-            eprintln!(
-                "epoch {epoch}/{}  step {step}/{}  loss {loss:.4}  {eps:.1} ex/s",
-                self.epochs, self.steps_per_epoch
-            );
-        }
+        let (epochs, steps) = (self.epochs, self.steps_per_epoch);
+        self.heartbeat(|| {
+            format!("epoch {epoch}/{epochs}  step {step}/{steps}  loss {loss:.4}  {eps:.1} ex/s")
+        });
     }
 
     fn epoch(&mut self, r: &Epoch, improved: bool) {
