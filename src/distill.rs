@@ -7,6 +7,7 @@ use crate::augment::Augmenter;
 use crate::classifier::Classifier;
 use crate::data::Example;
 use crate::error::{Error, Result};
+use crate::teacher_cache::TeacherCache;
 use crate::train::{Item, Observer, Target, TrainOptions, Trained, fit, gold_indices};
 use std::path::Path;
 
@@ -42,11 +43,14 @@ pub struct Distilled {
     pub augmented: usize,
 }
 
-/// Trains a student (architecture and schedule from `opts`) on `teacher`'s soft targets.
+/// Trains a student (architecture and schedule from `opts`) on `teacher`'s soft targets. With a
+/// `cache`, statements it holds are not labelled again, and the new labels are saved to it (every
+/// 8,192 statements and at the end, so an interrupted run keeps what the teacher did).
 pub fn distill(
     teacher: &Classifier,
     data: &DistillData,
     opts: &TrainOptions,
+    cache: Option<&mut TeacherCache>,
     obs: &mut dyn Observer,
 ) -> Result<Distilled> {
     if opts.init.is_some() {
@@ -72,16 +76,7 @@ pub fn distill(
         data.unlabelled.len(),
         copies.len()
     ));
-    let started = std::time::Instant::now();
-    let mut logits = Vec::with_capacity(texts.len());
-    for chunk in texts.chunks(1024) {
-        logits.extend(teacher_logits(teacher, chunk, 64)?);
-        obs.labelled(logits.len(), texts.len());
-    }
-    obs.note(&format!(
-        "teacher done in {:.1}s; training the student",
-        started.elapsed().as_secs_f64()
-    ));
+    let logits = label(teacher, &texts, cache, obs)?;
     let items: Vec<Item> = texts
         .iter()
         .zip(logits)
@@ -99,4 +94,65 @@ pub fn distill(
         trained,
         augmented: copies.len(),
     })
+}
+
+/// The teacher's log-probabilities for every text: from the cache where it has them, the rest labelled
+/// in chunks of 1,024 in order (so an empty cache gives the same values as none).
+fn label(
+    teacher: &Classifier,
+    texts: &[&str],
+    mut cache: Option<&mut TeacherCache>,
+    obs: &mut dyn Observer,
+) -> Result<Vec<Vec<f32>>> {
+    let missing: Vec<usize> = match cache.as_deref() {
+        Some(c) => (0..texts.len())
+            .filter(|&i| c.get(texts[i]).is_none())
+            .collect(),
+        None => (0..texts.len()).collect(),
+    };
+    if cache.is_some() {
+        obs.note(&format!(
+            "{} statements found in the teacher cache, {} to label",
+            texts.len() - missing.len(),
+            missing.len()
+        ));
+    }
+    let started = std::time::Instant::now();
+    let mut fresh: Vec<Option<Vec<f32>>> = vec![None; texts.len()];
+    for (k, chunk) in missing.chunks(1024).enumerate() {
+        let chunk_texts: Vec<&str> = chunk.iter().map(|&i| texts[i]).collect();
+        for (&i, z) in chunk.iter().zip(teacher_logits(teacher, &chunk_texts, 64)?) {
+            if let Some(c) = cache.as_deref_mut() {
+                c.insert(texts[i].to_string(), z.clone());
+            }
+            fresh[i] = Some(z);
+        }
+        if let Some(c) = cache.as_deref()
+            && (k + 1) % 8 == 0
+        {
+            c.save()?;
+        }
+        obs.labelled(((k + 1) * 1024).min(missing.len()), missing.len());
+    }
+    if let Some(c) = cache.as_deref()
+        && !missing.is_empty()
+    {
+        c.save()?;
+    }
+    obs.note(&format!(
+        "teacher done in {:.1}s; training the student",
+        started.elapsed().as_secs_f64()
+    ));
+    fresh
+        .into_iter()
+        .zip(texts)
+        .map(|(z, text)| match z {
+            Some(z) => Ok(z),
+            None => cache
+                .as_deref()
+                .and_then(|c| c.get(text))
+                .map(<[f32]>::to_vec)
+                .ok_or_else(|| Error::Invalid(format!("no teacher label for {text:?}"))),
+        })
+        .collect()
 }

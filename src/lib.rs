@@ -35,6 +35,7 @@ pub mod ops;
 pub mod optim;
 pub mod score;
 pub mod segment;
+pub mod teacher_cache;
 pub mod tokenizer;
 pub mod train;
 pub mod vocab;

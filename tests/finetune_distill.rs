@@ -190,3 +190,57 @@ fn distill_errors_name_the_file() {
     .fails_with(&["unlabelled.jsonl", "2"]);
     assert!(!out.exists(), "no model after a failure");
 }
+
+#[test]
+fn a_teacher_cache_is_reused_and_changes_nothing() {
+    let dir = Dir::new();
+    let teacher = shared_model().display().to_string();
+    let cache = dir.path("teacher.jsonl");
+    let cache_s = cache.display().to_string();
+    let mut flags = vec!["--epochs", "2", "--augment", "1"];
+    // Not quiet: the notes about the cache are what this test reads.
+    flags.extend(TINY.iter().filter(|f| **f != "-q"));
+    let student = |name: &str, cached: bool| {
+        let out = dir.path(name);
+        let mut f = flags.clone();
+        if cached {
+            f.extend_from_slice(&["--teacher-cache", &cache_s]);
+        }
+        let run = distill(&dir, &teacher, &out, &f);
+        run.ok();
+        let stderr = run.stderr();
+        (
+            std::fs::read(out.join("model.safetensors")).unwrap(),
+            stderr,
+        )
+    };
+    let (plain, _) = student("plain", false);
+    let (first, log) = student("first", true);
+    assert!(
+        log.contains("0 statements found in the teacher cache"),
+        "{log}"
+    );
+    // Header plus one line per distinct statement.
+    let lines = std::fs::read_to_string(&cache).unwrap().lines().count();
+    assert!(lines > 250, "{lines} cache lines");
+    let (second, log) = student("second", true);
+    assert!(log.contains(", 0 to label"), "{log}");
+    assert!(
+        plain == first && first == second,
+        "the cache changed the student"
+    );
+
+    // Another teacher's cache is set aside, not mixed in.
+    let other = dir.write(
+        "other.jsonl",
+        "{\"stance_teacher_cache\":1,\"teacher\":\"0\",\"labels\":[\"x\"]}\n",
+    );
+    let out = dir.path("third");
+    let mut f = flags.clone();
+    f.extend_from_slice(&["--teacher-cache", other.to_str().unwrap()]);
+    let run = distill(&dir, &teacher, &out, &f);
+    run.ok();
+    let log = run.stderr();
+    assert!(log.contains("another teacher's labels"), "{log}");
+    assert!(std::fs::read_to_string(&other).unwrap().lines().count() == lines);
+}

@@ -6,6 +6,8 @@ use anyhow::Result;
 use stance::Classifier;
 use stance::data::{Labels, read_examples};
 use stance::distill::{DistillData, distill};
+use stance::teacher_cache::{self, Opened, TeacherCache};
+use stance::train::Observer;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -36,6 +38,11 @@ pub struct Args {
     /// or replaced by corpus words, 10% each; a quarter keep only a window of the statement).
     #[arg(long, default_value_t = 0, value_name = "N")]
     augment: usize,
+    /// Keep the teacher's labels in FILE (JSON Lines) and reuse them on later runs with the same
+    /// teacher, so only statements it has not seen are labelled. A file written by another teacher
+    /// is replaced.
+    #[arg(long, value_name = "FILE")]
+    teacher_cache: Option<PathBuf>,
     /// Softmax temperature for the teacher's and the student's soft distributions.
     #[arg(long, default_value_t = 2.0)]
     temperature: f64,
@@ -63,6 +70,20 @@ pub fn run(args: Args) -> Result<ExitCode> {
         unlabelled.extend(rows);
     }
     let mut progress = TrainProgress::new(args.quiet);
+    let mut cache = match &args.teacher_cache {
+        None => None,
+        Some(path) => {
+            let print = teacher_cache::fingerprint(&args.teacher)?;
+            let cache = TeacherCache::open(path, &print, teacher.labels())?;
+            if cache.opened() == Opened::Replaced {
+                progress.note(&format!(
+                    "{} holds another teacher's labels; starting it afresh",
+                    path.display()
+                ));
+            }
+            Some(cache)
+        }
+    };
     let data = DistillData {
         train: &train,
         train_path: &args.train,
@@ -71,7 +92,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         dev_path: &args.dev,
         augment: args.augment,
     };
-    let trained = distill(&teacher, &data, &opts, &mut progress);
+    let trained = distill(&teacher, &data, &opts, cache.as_mut(), &mut progress);
     progress.finish();
     let distilled = trained?;
     let trained = distilled.trained;
@@ -79,7 +100,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         "teacher": args.teacher, "train": args.train, "dev": args.dev, "unlabelled": args.unlabelled,
         "train_statements": train.len(), "unlabelled_statements": unlabelled.len(),
         "dev_statements": dev.len(), "augment": args.augment,
-        "augmented_statements": distilled.augmented,
+        "augmented_statements": distilled.augmented, "teacher_cache": args.teacher_cache,
     });
     super::train::save(&trained, &args.out, &opts, &meta)?;
     Ok(ExitCode::SUCCESS)
