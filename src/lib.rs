@@ -39,6 +39,7 @@ pub mod teacher_cache;
 pub mod tokenizer;
 pub mod train;
 pub mod vocab;
+pub mod word_vectors;
 pub mod workers;
 
 pub use classifier::{Classifier, Prediction};

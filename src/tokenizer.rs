@@ -113,6 +113,13 @@ impl StanceTokenizer {
         self.inner.get_vocab_size(true)
     }
 
+    /// Every token, by id (special tokens included).
+    pub fn tokens(&self) -> Vec<String> {
+        (0..self.vocab_size() as u32)
+            .map(|id| self.inner.id_to_token(id).unwrap_or_default())
+            .collect()
+    }
+
     /// Maximum sequence length in tokens.
     pub fn max_len(&self) -> usize {
         self.max_len

@@ -14,7 +14,7 @@ use crate::model::SequenceClassifier;
 use crate::model_dir::{self, Weights};
 use crate::optim::{GroupedAdamW, Param, Schedule, clip_grad_norm};
 use crate::tokenizer::{StanceTokenizer, pad_batch};
-use crate::workers;
+use crate::{word_vectors, workers};
 use candle_core::backprop::GradStore;
 use candle_core::{D, DType, Device, Tensor, Var};
 use candle_nn::{VarBuilder, VarMap};
@@ -56,6 +56,10 @@ pub struct TrainOptions {
     /// Batch statements of similar length together (less padding, faster epochs).
     #[serde(default)]
     pub group_by_length: bool,
+    /// A pretrained encoder whose view of each token starts a new vocabulary's word embeddings
+    /// ([`crate::word_vectors`]).
+    #[serde(default)]
+    pub word_vectors: Option<PathBuf>,
 }
 
 impl Default for TrainOptions {
@@ -86,6 +90,7 @@ impl Default for TrainOptions {
             temperature: 2.0,
             alpha: 0.5,
             group_by_length: true,
+            word_vectors: None,
         }
     }
 }
@@ -235,9 +240,21 @@ pub fn fit(
     validate(opts)?;
     let started = Instant::now();
     let dev_texts: Vec<&str> = dev.iter().map(|e| e.text.as_str()).collect();
-    let (config, tokenizer, init_weights) = build_setup(items, labels, opts)?;
+    let (config, tokenizer, mut init_weights) = build_setup(items, labels, opts)?;
+    if let Some(dir) = &opts.word_vectors {
+        obs.note(&format!("word embeddings from {}", dir.display()));
+        let table = word_vectors::from_encoder(
+            dir,
+            &tokenizer.tokens(),
+            config.hidden_size,
+            config.initializer_range,
+        )?;
+        init_weights
+            .get_or_insert_with(HashMap::new)
+            .insert("bert.embeddings.word_embeddings.weight".into(), table);
+    }
     let (model, varmap, fresh) = build_model(&config, init_weights.as_ref(), opts.seed)?;
-    if init_weights.is_some() && !fresh.is_empty() {
+    if opts.init.is_some() && !fresh.is_empty() {
         obs.note(&format!("initialised fresh: {}", fresh.join(", ")));
     }
     let params = trainable(&varmap, &config, opts);
@@ -427,6 +444,9 @@ fn validate(opts: &TrainOptions) -> Result<()> {
     }
     if opts.layer_lr_decay <= 0.0 || opts.layer_lr_decay > 1.0 {
         return bad("--layer-lr-decay must be in (0, 1]");
+    }
+    if opts.init.is_some() && opts.word_vectors.is_some() {
+        return bad("--word-vectors is for a new vocabulary: drop it or --init");
     }
     Ok(())
 }

@@ -244,3 +244,44 @@ fn a_teacher_cache_is_reused_and_changes_nothing() {
     assert!(log.contains("another teacher's labels"), "{log}");
     assert!(std::fs::read_to_string(&other).unwrap().lines().count() == lines);
 }
+
+#[test]
+fn word_vectors_start_a_new_vocabulary_from_an_encoder() {
+    let dir = Dir::new();
+    let encoder = shared_model().display().to_string();
+    let args = ["--word-vectors", encoder.as_str(), "--epochs", "2"];
+    let plain = common::train_tiny(&dir, "plain", &["--epochs", "2"]);
+    plain.ok();
+    common::train_tiny(&dir, "wv", &args).ok();
+    let log = json(&dir.path("wv").join("training.json"));
+    assert_eq!(log["options"]["word_vectors"], encoder.as_str());
+    // Everything but the word embeddings starts from the same seed; the word embeddings differ.
+    let (a, b) = (weights(&dir.path("plain")), weights(&dir.path("wv")));
+    let name = "bert.embeddings.word_embeddings.weight";
+    assert_ne!(values(&a[name]), values(&b[name]));
+    // Together with --init: a one-line error.
+    fine_tune_args_fail(&dir, &encoder);
+}
+
+fn fine_tune_args_fail(dir: &Dir, encoder: &str) {
+    let (train, dev, out) = (
+        fixture("train.jsonl"),
+        fixture("dev.jsonl"),
+        dir.path("x").display().to_string(),
+    );
+    dir.run(&[
+        "train",
+        "--init",
+        encoder,
+        "--word-vectors",
+        encoder,
+        "--train",
+        &train,
+        "--dev",
+        &dev,
+        "--out",
+        &out,
+        "-q",
+    ])
+    .fails_with(&["--word-vectors"]);
+}

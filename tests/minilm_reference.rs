@@ -67,3 +67,55 @@ fn encoder_matches_independent_minilm_embeddings() {
     eprintln!("largest difference from the numpy reference: {worst:e}");
     assert!(worst < 1e-4, "largest difference {worst}");
 }
+
+/// `--word-vectors`: tokens that MiniLM reads alike get nearby vectors after the reduction.
+#[test]
+fn word_vectors_from_minilm_keep_meaning() {
+    let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/base/all-MiniLM-L6-v2");
+    if !base.join("model.safetensors").is_file() {
+        eprintln!("SKIPPED: base model not fetched; run scripts/fetch-base-model.sh");
+        return;
+    }
+    let words = [
+        "condemned",
+        "denounced",
+        "deplored",
+        "denied",
+        "rejected",
+        "refuted",
+        "guaranteed",
+        "assured",
+        "promised",
+        "threatened",
+        "warned",
+        "football",
+        "tennis",
+        "hospital",
+        "clinic",
+        "bank",
+        "ministry",
+        "tomato",
+        "potato",
+        "##ing",
+        "[PAD]",
+        "[UNK]",
+    ];
+    let tokens: Vec<String> = words.iter().map(|s| s.to_string()).collect();
+    let table = stance::word_vectors::from_encoder(&base, &tokens, 16, 0.02).unwrap();
+    let rows: Vec<Vec<f32>> = table.to_vec2().unwrap();
+    let cos = |a: usize, b: usize| {
+        let dot: f32 = rows[a].iter().zip(&rows[b]).map(|(x, y)| x * y).sum();
+        let n = |v: &Vec<f32>| v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        dot / (n(&rows[a]) * n(&rows[b]))
+    };
+    let at = |w: &str| words.iter().position(|x| *x == w).unwrap();
+    for (word, near, far) in [
+        ("condemned", "denounced", "potato"),
+        ("football", "tennis", "refuted"),
+        ("hospital", "clinic", "threatened"),
+        ("tomato", "potato", "ministry"),
+    ] {
+        let (c_near, c_far) = (cos(at(word), at(near)), cos(at(word), at(far)));
+        assert!(c_near > c_far, "{word}: {near} {c_near} vs {far} {c_far}");
+    }
+}

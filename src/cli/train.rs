@@ -97,6 +97,11 @@ pub struct Hyper {
     /// Layer-wise learning-rate decay: each layer below the top gets this factor more (1: off).
     #[arg(long, default_value_t = 1.0)]
     layer_lr_decay: f64,
+    /// Start the word embeddings of a new vocabulary from a pretrained encoder (a model directory such
+    /// as models/base/all-MiniLM-L6-v2): each token read alone by it, reduced to --hidden by principal
+    /// components. Not with --init, which brings its own embeddings.
+    #[arg(long, value_name = "DIR")]
+    word_vectors: Option<PathBuf>,
     /// Fill batches in plain random order. By default statements of similar length share a batch (the
     /// batches themselves in random order), which cuts padding and so training time.
     #[arg(long)]
@@ -138,6 +143,7 @@ impl Hyper {
             freeze_layers: self.freeze_layers,
             layer_lr_decay: self.layer_lr_decay,
             group_by_length: !self.no_length_grouping,
+            word_vectors: self.word_vectors.clone(),
             ..TrainOptions::default()
         }
     }
