@@ -7,6 +7,8 @@
 //! - [`model`] is a BERT encoder with a classification head, built from a [`config::Config`] with
 //!   Hugging Face's weight names, so models open in `transformers` and BERT checkpoints load here;
 //! - [`train`] fits it (AdamW, warm-up and decay, dropout, clipping, early stopping on dev macro-F1);
+//! - [`distill`] trains a small student on a teacher's soft labels ([`augment`]ed copies, a
+//!   [`teacher_cache`] on disk, and [`word_vectors`] from a pretrained encoder to start from);
 //! - [`metrics`] scores predictions (accuracy, per-class P/R/F1, macro-F1, confusion, calibration);
 //! - [`classifier`] loads a model directory and classifies statements in batches;
 //! - [`segment`] splits articles into statements with byte offsets, and [`score`] classifies them.
