@@ -65,9 +65,11 @@ pub fn from_encoder(dir: &Path, tokens: &[String], width: usize, rms: f64) -> Re
     let projected = centred * basis;
     let norm = (projected.norm_squared() / projected.len() as f64).sqrt();
     let scale = if norm > 0.0 { rms / norm } else { 0.0 };
+    // nalgebra stores by column: the transpose's storage is the rows in order.
     let values: Vec<f32> = projected
-        .row_iter()
-        .flat_map(|r| r.iter().map(|v| (v * scale) as f32).collect::<Vec<_>>())
+        .transpose()
+        .iter()
+        .map(|v| (v * scale) as f32)
         .collect();
     Ok(Tensor::from_vec(
         values,

@@ -260,28 +260,6 @@ fn word_vectors_start_a_new_vocabulary_from_an_encoder() {
     let name = "bert.embeddings.word_embeddings.weight";
     assert_ne!(values(&a[name]), values(&b[name]));
     // Together with --init: a one-line error.
-    fine_tune_args_fail(&dir, &encoder);
-}
-
-fn fine_tune_args_fail(dir: &Dir, encoder: &str) {
-    let (train, dev, out) = (
-        fixture("train.jsonl"),
-        fixture("dev.jsonl"),
-        dir.path("x").display().to_string(),
-    );
-    dir.run(&[
-        "train",
-        "--init",
-        encoder,
-        "--word-vectors",
-        encoder,
-        "--train",
-        &train,
-        "--dev",
-        &dev,
-        "--out",
-        &out,
-        "-q",
-    ])
-    .fails_with(&["--word-vectors"]);
+    common::train_tiny(&dir, "x", &["--init", &encoder, "--word-vectors", &encoder])
+        .fails_with(&["--word-vectors"]);
 }
