@@ -6,7 +6,8 @@
 //! - [`tokenizer`] turns text into WordPiece ids (`tokenizer.json`, trainable);
 //! - [`model`] is a BERT encoder with a classification head, built from a [`config::Config`] with
 //!   Hugging Face's weight names, so models open in `transformers` and BERT checkpoints load here;
-//! - [`train`] fits it (AdamW, warm-up and decay, dropout, clipping, early stopping on dev macro-F1);
+//! - [`train`] fits it (AdamW, warm-up and decay, dropout, clipping, an [`ema`] of the weights if
+//!   asked, early stopping on dev macro-F1);
 //! - [`distill`] trains a small student on a teacher's soft labels ([`augment`]ed copies, a
 //!   [`teacher_cache`] on disk, and [`word_vectors`] from a pretrained encoder to start from);
 //! - [`metrics`] scores predictions (accuracy, per-class P/R/F1, macro-F1, confusion, calibration);
@@ -28,6 +29,7 @@ pub mod data;
 pub mod datacheck;
 pub mod distill;
 pub mod dropout;
+pub mod ema;
 pub mod embedded;
 pub mod error;
 pub mod metrics;

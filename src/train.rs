@@ -8,6 +8,7 @@ use crate::classifier;
 use crate::config::{Architecture, Config};
 use crate::data::{Example, label_set};
 use crate::dropout;
+use crate::ema::Ema;
 use crate::error::{Error, Result};
 use crate::metrics::{Meter, Report};
 use crate::model::SequenceClassifier;
@@ -60,6 +61,10 @@ pub struct TrainOptions {
     /// ([`crate::word_vectors`]).
     #[serde(default)]
     pub word_vectors: Option<PathBuf>,
+    /// Decay of the moving average of the weights that is evaluated and saved ([`crate::ema`]; 0: off,
+    /// the raw weights).
+    #[serde(default)]
+    pub ema: f64,
 }
 
 impl Default for TrainOptions {
@@ -91,6 +96,7 @@ impl Default for TrainOptions {
             alpha: 0.5,
             group_by_length: true,
             word_vectors: None,
+            ema: 0.0,
         }
     }
 }
@@ -264,6 +270,11 @@ pub fn fit(
         model
     };
     let mut opt = GroupedAdamW::new(params, opts.weight_decay)?;
+    let mut ema = if opts.ema > 0.0 {
+        Some(Ema::new(opt.vars(), opts.ema)?)
+    } else {
+        None
+    };
 
     let encoded: Vec<Vec<u32>> = items
         .iter()
@@ -320,6 +331,9 @@ pub fn fit(
             }
             clip_grad_norm(&mut grads, opt.vars(), opts.max_grad_norm)?;
             opt.step(&grads, schedule.lr(step))?;
+            if let Some(ema) = ema.as_mut() {
+                ema.update(opt.vars())?;
+            }
             step += 1;
             loss_sum += l;
             let seen = (i + 1) * opts.batch_size;
@@ -331,6 +345,10 @@ pub fn fit(
             );
         }
         let seconds = t0.elapsed().as_secs_f64();
+        // With an average, it is what is evaluated and kept: swapped in here, back after the snapshot.
+        if let Some(ema) = ema.as_mut() {
+            ema.swap(opt.vars())?;
+        }
         let report = evaluate(&model, &tokenizer, &dev_texts, dev_gold, labels)?;
         let record = Epoch {
             epoch,
@@ -348,7 +366,14 @@ pub fn fit(
         history.push(record);
         if improved {
             best = Some((epoch, report, snapshot(&varmap)?));
-        } else if opts.patience > 0 && epoch - best.as_ref().map_or(0, |b| b.0) >= opts.patience {
+        }
+        if let Some(ema) = ema.as_mut() {
+            ema.swap(opt.vars())?;
+        }
+        if !improved
+            && opts.patience > 0
+            && epoch - best.as_ref().map_or(0, |b| b.0) >= opts.patience
+        {
             obs.note(&format!(
                 "early stop: no better dev macro-F1 for {} epochs",
                 opts.patience
@@ -444,6 +469,9 @@ fn validate(opts: &TrainOptions) -> Result<()> {
     }
     if opts.layer_lr_decay <= 0.0 || opts.layer_lr_decay > 1.0 {
         return bad("--layer-lr-decay must be in (0, 1]");
+    }
+    if !(0.0..1.0).contains(&opts.ema) {
+        return bad("--ema is a decay in [0, 1) (0: off)");
     }
     if opts.init.is_some() && opts.word_vectors.is_some() {
         return bad("--word-vectors is for a new vocabulary: drop it or --init");

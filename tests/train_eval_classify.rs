@@ -224,3 +224,26 @@ fn early_stopping_keeps_the_best_epoch() {
     }
     assert_eq!(history.len(), best + 2);
 }
+
+#[test]
+fn the_weight_average_is_what_is_evaluated_and_saved() {
+    let dir = Dir::new();
+    train_tiny(
+        &dir,
+        "ema",
+        &["--epochs", "12", "--patience", "0", "--ema", "0.95"],
+    )
+    .ok();
+    let model = dir.path("ema");
+    let log: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(model.join("training.json")).unwrap()).unwrap();
+    assert_eq!(log["options"]["ema"], 0.95);
+    // The saved weights are the ones the best epoch was chosen on: eval reproduces its dev figures.
+    let r = common::eval_json(&dir, &model, &fixture("dev.jsonl"));
+    assert_eq!(r["macro_f1"], log["best_dev"]["macro_f1"]);
+    assert!(r["macro_f1"].as_f64().unwrap() > 0.8, "{r}");
+    // Same flags without the average (the shared model) give other weights.
+    let read = |p: &std::path::Path| std::fs::read(p.join("model.safetensors")).unwrap();
+    assert!(read(&model) != read(shared_model()));
+    train_tiny(&dir, "bad", &["--ema", "1"]).fails_with(&["--ema"]);
+}

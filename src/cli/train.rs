@@ -102,6 +102,10 @@ pub struct Hyper {
     /// components. Not with --init, which brings its own embeddings.
     #[arg(long, value_name = "DIR")]
     word_vectors: Option<PathBuf>,
+    /// Keep an exponential moving average of the weights with this decay (for example 0.999: about the
+    /// last 1,000 steps) and evaluate and save it instead of the raw weights (0: off).
+    #[arg(long, default_value_t = 0.0, value_name = "DECAY")]
+    ema: f64,
     /// Fill batches in plain random order. By default statements of similar length share a batch (the
     /// batches themselves in random order), which cuts padding and so training time.
     #[arg(long)]
@@ -144,6 +148,7 @@ impl Hyper {
             layer_lr_decay: self.layer_lr_decay,
             group_by_length: !self.no_length_grouping,
             word_vectors: self.word_vectors.clone(),
+            ema: self.ema,
             ..TrainOptions::default()
         }
     }
