@@ -13,11 +13,12 @@ pub struct Ema {
 }
 
 impl Ema {
-    /// Starts the shadow at the variables' current values. `decay` is in (0, 1).
+    /// Starts the shadow at the variables' current values. `decay` is in (0, 1). The shadow is kept
+    /// out of autograd: a tracked copy would chain every update to the last and hold them all.
     pub fn new(vars: &[Var], decay: f64) -> Result<Self> {
         let shadow = vars
             .iter()
-            .map(|v| v.as_tensor().copy())
+            .map(|v| v.as_tensor().detach().copy())
             .collect::<Result<_>>()?;
         Ok(Self {
             decay,
@@ -46,7 +47,7 @@ impl Ema {
     /// Exchanges the variables' values with the shadow's. Call it twice to restore.
     pub fn swap(&mut self, vars: &[Var]) -> Result<()> {
         for (s, v) in self.shadow.iter_mut().zip(vars) {
-            let live = v.as_tensor().copy()?;
+            let live = v.as_tensor().detach().copy()?;
             v.set(s)?;
             *s = live;
         }
@@ -77,6 +78,8 @@ mod tests {
         assert!((shadow[0] - 9.0).abs() < 1e-5 && (shadow[1] + 9.0).abs() < 1e-5);
         ema.swap(&vars).unwrap();
         assert_eq!(values(&v), vec![10.0, -10.0]);
+        // Untracked, so updates do not keep the previous shadows alive.
+        assert!(ema.shadow.iter().all(|s| !s.track_op()));
     }
 
     #[test]
