@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""Builds data/unlabelled.jsonl from the raw batches data/raw/unlabelled_*.jsonl (git-ignored).
+"""Builds data/unlabelled.jsonl (raw batches a-j) and data/unlabelled-2.jsonl (batches k and later) from
+the raw batches data/raw/unlabelled_*.jsonl (git-ignored). The first file is the set the shipped model
+was distilled from and stays as it was; the second holds the statements written after it.
 
 Keeps the batches' rows in file order, and drops a row when its text is an exact or near duplicate
 (word-trigram Jaccard >= 0.6, the threshold of `stance data check`) of any labelled statement in
@@ -81,13 +83,23 @@ for path in batches:
                 continue
             exact[text.lower()] = f"{path}:{n}"
             index.add(grams, f"{path}:{n}")
-            kept.append({"id": row.get("id", f"{os.path.basename(path)}-{n}"), "text": text,
-                         "domain": row.get("domain", "")})
+            kept.append((path, {"id": row.get("id", f"{os.path.basename(path)}-{n}"), "text": text,
+                                "domain": row.get("domain", "")}))
 
-tmp = "data/unlabelled.jsonl.tmp"
-with open(tmp, "w", encoding="utf-8") as f:
-    for row in kept:
-        f.write(json.dumps(row, ensure_ascii=False) + "\n")
-os.replace(tmp, "data/unlabelled.jsonl")
-print(f"data/unlabelled.jsonl: {len(kept)} statements from {len(batches)} batches "
-      f"({dropped} exact or near duplicates dropped)")
+
+def output(path):
+    """data/unlabelled.jsonl for batches a-j, data/unlabelled-2.jsonl for the later ones."""
+    letter = os.path.basename(path)[len("unlabelled_"):][:1]
+    return "data/unlabelled.jsonl" if letter <= "j" else "data/unlabelled-2.jsonl"
+
+
+for out in ("data/unlabelled.jsonl", "data/unlabelled-2.jsonl"):
+    rows = [row for path, row in kept if output(path) == out]
+    names = sorted({os.path.basename(path) for path, _ in kept if output(path) == out})
+    tmp = out + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+    os.replace(tmp, out)
+    print(f"{out}: {len(rows)} statements from {len(names)} batches")
+print(f"{dropped} exact or near duplicates dropped")
