@@ -64,7 +64,16 @@ for split in ("train", "dev", "test"):
             exact[text.strip().lower()] = f"data/{split}.jsonl:{n}"
             index.add(trigrams(text), f"data/{split}.jsonl:{n}")
 
-kept, dropped = [], 0
+
+def output(path):
+    """data/unlabelled.jsonl for batches a-j, data/unlabelled-2.jsonl for the later ones."""
+    letter = os.path.basename(path)[len("unlabelled_"):][:1]
+    return "data/unlabelled.jsonl" if letter <= "j" else "data/unlabelled-2.jsonl"
+
+
+kept = {"data/unlabelled.jsonl": [], "data/unlabelled-2.jsonl": []}
+sources = {out: set() for out in kept}
+dropped = 0
 batches = sorted(glob.glob("data/raw/unlabelled_*.jsonl"))
 if not batches:
     sys.exit("build-unlabelled: no data/raw/unlabelled_*.jsonl batches")
@@ -83,23 +92,16 @@ for path in batches:
                 continue
             exact[text.lower()] = f"{path}:{n}"
             index.add(grams, f"{path}:{n}")
-            kept.append((path, {"id": row.get("id", f"{os.path.basename(path)}-{n}"), "text": text,
-                                "domain": row.get("domain", "")}))
+            out = output(path)
+            kept[out].append({"id": row.get("id", f"{os.path.basename(path)}-{n}"), "text": text,
+                              "domain": row.get("domain", "")})
+            sources[out].add(path)
 
-
-def output(path):
-    """data/unlabelled.jsonl for batches a-j, data/unlabelled-2.jsonl for the later ones."""
-    letter = os.path.basename(path)[len("unlabelled_"):][:1]
-    return "data/unlabelled.jsonl" if letter <= "j" else "data/unlabelled-2.jsonl"
-
-
-for out in ("data/unlabelled.jsonl", "data/unlabelled-2.jsonl"):
-    rows = [row for path, row in kept if output(path) == out]
-    names = sorted({os.path.basename(path) for path, _ in kept if output(path) == out})
+for out, rows in kept.items():
     tmp = out + ".tmp"
     with open(tmp, "w", encoding="utf-8") as f:
         for row in rows:
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
     os.replace(tmp, out)
-    print(f"{out}: {len(rows)} statements from {len(names)} batches")
+    print(f"{out}: {len(rows)} statements from {len(sources[out])} batches")
 print(f"{dropped} exact or near duplicates dropped")

@@ -5,7 +5,7 @@
 mod common;
 
 use candle_core::{Device, Tensor};
-use common::{Dir, TINY, fixture, shared_model};
+use common::{Dir, TINY, fixture, json, shared_model};
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -16,10 +16,6 @@ fn weights(dir: &Path) -> HashMap<String, Tensor> {
 
 fn values(t: &Tensor) -> Vec<f32> {
     t.flatten_all().unwrap().to_vec1::<f32>().unwrap()
-}
-
-fn json(path: &Path) -> serde_json::Value {
-    serde_json::from_slice(&std::fs::read(path).expect("read json")).expect("parse json")
 }
 
 fn dev_macro_f1(dir: &Dir, model: &Path) -> f64 {

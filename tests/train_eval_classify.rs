@@ -24,15 +24,13 @@ fn trained_model_directory_is_in_transformers_format() {
     // Every file gets the same permissions (the weights are not left owner-only).
     let perms = |f: &str| std::fs::metadata(m.join(f)).unwrap().permissions();
     assert_eq!(perms("model.safetensors"), perms("config.json"));
-    let cfg: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(m.join("config.json")).unwrap()).unwrap();
+    let cfg = common::json(&m.join("config.json"));
     assert_eq!(cfg["model_type"], "bert");
     assert_eq!(cfg["architectures"][0], "BertForSequenceClassification");
     assert_eq!(cfg["id2label"]["0"], "assurance");
     assert_eq!(cfg["label2id"]["threat"], 4);
     assert_eq!(cfg["hidden_size"], 32);
-    let log: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(m.join("training.json")).unwrap()).unwrap();
+    let log = common::json(&m.join("training.json"));
     assert_eq!(log["history"].as_array().unwrap().len(), 12);
     assert!(log["best_dev"]["macro_f1"].as_f64().unwrap() > 0.0);
     assert_eq!(log["options"]["seed"], 42);
@@ -212,9 +210,7 @@ fn early_stopping_keeps_the_best_epoch() {
     let dir = Dir::new();
     // The toy task is learned within a few epochs, after which dev macro-F1 stops rising.
     train_tiny(&dir, "m", &["--epochs", "40", "--patience", "2"]).ok();
-    let log: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.path("m").join("training.json")).unwrap())
-            .unwrap();
+    let log = common::json(&dir.path("m").join("training.json"));
     let history = log["history"].as_array().unwrap();
     assert!(history.len() < 30, "did not stop early");
     let best = log["best_epoch"].as_u64().unwrap() as usize;
@@ -235,8 +231,7 @@ fn the_weight_average_is_what_is_evaluated_and_saved() {
     )
     .ok();
     let model = dir.path("ema");
-    let log: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(model.join("training.json")).unwrap()).unwrap();
+    let log = common::json(&model.join("training.json"));
     assert_eq!(log["options"]["ema"], 0.95);
     // The saved weights are the ones the best epoch was chosen on: eval reproduces its dev figures.
     let r = common::eval_json(&dir, &model, &fixture("dev.jsonl"));

@@ -110,6 +110,11 @@ pub fn fixture(name: &str) -> String {
         .to_string()
 }
 
+/// A JSON file (config.json, training.json, …), parsed.
+pub fn json(path: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(path).expect("read json")).expect("parse json")
+}
+
 /// `stance eval --model MODEL --data DATA --format json`, parsed.
 pub fn eval_json(dir: &Dir, model: &Path, data: &str) -> serde_json::Value {
     let out = dir
