@@ -5,9 +5,9 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::model::SequenceClassifier;
 use crate::model_dir::{self, ModelFiles};
-use crate::tokenizer::StanceTokenizer;
+use crate::tokenizer::{Batch, StanceTokenizer};
 use crate::workers;
-use candle_core::{DType, Device};
+use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -115,6 +115,15 @@ impl Classifier {
     pub fn predict(&self, texts: &[&str], batch_size: usize) -> Result<Predictions> {
         predict(&self.model, &self.tokenizer, texts, batch_size)
     }
+
+    /// As [`predict`](Self::predict), each prediction with the statement's pooled vector.
+    pub fn predict_with_vectors(
+        &self,
+        texts: &[&str],
+        batch_size: usize,
+    ) -> Result<Vec<(Prediction, Vec<f32>)>> {
+        predict_with_vectors(&self.model, &self.tokenizer, texts, batch_size)
+    }
 }
 
 /// Runs `model` over `texts` in batches of similar length; results come back in input order. Batches are
@@ -125,11 +134,58 @@ pub fn predict(
     texts: &[&str],
     batch_size: usize,
 ) -> Result<Predictions> {
+    let (items, truncated) = per_statement(tokenizer, texts, batch_size, |batch| {
+        let logits = model.forward_t(&batch.ids, &batch.mask, false)?;
+        Ok(predictions(&logits)?)
+    })?;
+    Ok(Predictions { items, truncated })
+}
+
+/// As [`predict`], each prediction with the statement's pooled vector (what the classifier head reads).
+pub fn predict_with_vectors(
+    model: &SequenceClassifier,
+    tokenizer: &StanceTokenizer,
+    texts: &[&str],
+    batch_size: usize,
+) -> Result<Vec<(Prediction, Vec<f32>)>> {
+    let (items, _) = per_statement(tokenizer, texts, batch_size, |batch| {
+        let (pooled, logits) = model.forward_pooled_t(&batch.ids, &batch.mask, false)?;
+        Ok(predictions(&logits)?
+            .into_iter()
+            .zip(pooled.to_vec2::<f32>()?)
+            .collect())
+    })?;
+    Ok(items)
+}
+
+fn predictions(logits: &Tensor) -> candle_core::Result<Vec<Prediction>> {
+    let probs = candle_nn::ops::softmax_last_dim(logits)?.to_vec2::<f32>()?;
+    Ok(probs
+        .into_iter()
+        .map(|scores| {
+            let (index, confidence) = argmax(&scores);
+            Prediction {
+                index,
+                confidence,
+                scores,
+            }
+        })
+        .collect())
+}
+
+/// `run` over `texts` in batches of similar length, shared among the workers: one result per statement,
+/// in input order, and how many statements were cut to the maximum length.
+fn per_statement<T: Send>(
+    tokenizer: &StanceTokenizer,
+    texts: &[&str],
+    batch_size: usize,
+    run: impl Fn(&Batch) -> Result<Vec<T>> + Sync,
+) -> Result<(Vec<T>, usize)> {
     let mut order: Vec<usize> = (0..texts.len()).collect();
     order.sort_by_key(|&i| texts[i].len());
     let chunks: Vec<&[usize]> = order.chunks(batch_size.max(1)).collect();
     let next = AtomicUsize::new(0);
-    let run = || -> Result<Vec<(usize, Vec<Prediction>, usize)>> {
+    let work = || -> Result<Vec<(usize, Vec<T>, usize)>> {
         let mut done = Vec::new();
         loop {
             let c = next.fetch_add(1, Ordering::Relaxed);
@@ -138,38 +194,22 @@ pub fn predict(
             };
             let batch_texts: Vec<&str> = chunk.iter().map(|&i| texts[i]).collect();
             let batch = tokenizer.batch(&batch_texts, &Device::Cpu)?;
-            let logits = model.forward_t(&batch.ids, &batch.mask, false)?;
-            let probs = candle_nn::ops::softmax_last_dim(&logits)?.to_vec2::<f32>()?;
-            let preds = probs
-                .into_iter()
-                .map(|scores| {
-                    let (index, confidence) = argmax(&scores);
-                    Prediction {
-                        index,
-                        confidence,
-                        scores,
-                    }
-                })
-                .collect();
-            done.push((c, preds, batch.truncated));
+            done.push((c, run(&batch)?, batch.truncated));
         }
     };
     let n = workers::count().min(chunks.len()).max(1);
-    let results = workers::run(n, |_| run())?;
-    let mut items: Vec<Option<Prediction>> = vec![None; texts.len()];
+    let results = workers::run(n, |_| work())?;
+    let mut items: Vec<Option<T>> = std::iter::repeat_with(|| None).take(texts.len()).collect();
     let mut truncated = 0;
     for r in results {
-        for (c, preds, t) in r? {
+        for (c, outs, t) in r? {
             truncated += t;
-            for (&i, p) in chunks[c].iter().zip(preds) {
-                items[i] = Some(p);
+            for (&i, out) in chunks[c].iter().zip(outs) {
+                items[i] = Some(out);
             }
         }
     }
-    Ok(Predictions {
-        items: items.into_iter().flatten().collect(),
-        truncated,
-    })
+    Ok((items.into_iter().flatten().collect(), truncated))
 }
 
 /// Index and value of the largest score (the first on ties).

@@ -1,29 +1,46 @@
 //! Knowledge distillation: a teacher model labels statements with its probabilities, and a student is
 //! trained on the teacher's temperature-softened distribution, mixed with the gold label where there is
 //! one (see [`crate::train`]'s loss), over the labelled data, any unlabelled statements, and noisy
-//! copies of both ([`crate::augment`]) that the teacher labels too.
+//! copies of both ([`crate::augment`]) that the teacher labels too. With `match_pooled`, the student
+//! also learns to match the teacher's pooled statement vectors (see [`crate::train`]).
 
 use crate::augment::Augmenter;
 use crate::classifier::Classifier;
 use crate::data::Example;
 use crate::error::{Error, Result};
-use crate::teacher_cache::TeacherCache;
-use crate::train::{Item, Observer, Target, TrainOptions, Trained, fit, gold_indices};
+use crate::teacher_cache::{TeacherCache, TeacherOutput};
+use crate::train::{Item, Observer, Target, TrainOptions, Trained, fit, gold_indices, validate};
 use std::path::Path;
 
 /// The teacher's log-probabilities for `texts` (logits up to a per-statement constant, which the
-/// temperature softmax ignores).
-pub fn teacher_logits(
+/// temperature softmax ignores), and with `pooled` its pooled statement vectors.
+pub fn teacher_outputs(
     teacher: &Classifier,
     texts: &[&str],
     batch_size: usize,
-) -> Result<Vec<Vec<f32>>> {
-    let preds = teacher.predict(texts, batch_size)?;
-    Ok(preds
-        .items
-        .into_iter()
-        .map(|p| p.scores.into_iter().map(|s| s.max(1e-12).ln()).collect())
-        .collect())
+    pooled: bool,
+) -> Result<Vec<TeacherOutput>> {
+    let log = |scores: Vec<f32>| scores.into_iter().map(|s| s.max(1e-12).ln()).collect();
+    Ok(if pooled {
+        teacher
+            .predict_with_vectors(texts, batch_size)?
+            .into_iter()
+            .map(|(p, v)| TeacherOutput {
+                logits: log(p.scores),
+                pooled: Some(v),
+            })
+            .collect()
+    } else {
+        teacher
+            .predict(texts, batch_size)?
+            .items
+            .into_iter()
+            .map(|p| TeacherOutput {
+                logits: log(p.scores),
+                pooled: None,
+            })
+            .collect()
+    })
 }
 
 /// Labelled and unlabelled statements with their paths, for error messages.
@@ -58,6 +75,7 @@ pub fn distill(
             "a distilled student starts from scratch: drop --init".into(),
         ));
     }
+    validate(opts)?;
     let labels = teacher.labels().to_vec();
     let gold = gold_indices(data.train, &labels, data.train_path)?;
     let dev_gold = gold_indices(data.dev, &labels, data.dev_path)?;
@@ -76,16 +94,17 @@ pub fn distill(
         data.unlabelled.len(),
         copies.len()
     ));
-    let logits = label(teacher, &texts, cache, obs)?;
+    let outputs = label(teacher, &texts, opts.match_pooled > 0.0, cache, obs)?;
     let items: Vec<Item> = texts
         .iter()
-        .zip(logits)
+        .zip(outputs)
         .enumerate()
-        .map(|(i, (text, z))| Item {
+        .map(|(i, (text, out))| Item {
             text: text.to_string(),
             target: Target {
                 gold: gold.get(i).copied(),
-                teacher: Some(z),
+                teacher: Some(out.logits),
+                pooled: out.pooled,
             },
         })
         .collect();
@@ -96,17 +115,19 @@ pub fn distill(
     })
 }
 
-/// The teacher's log-probabilities for every text: from the cache where it has them, the rest labelled
-/// in chunks of 1,024 in order (so an empty cache gives the same values as none).
+/// The teacher's outputs for every text (with `pooled`, pooled vectors included): from the cache where
+/// it has them, the rest labelled in chunks of 1,024 in order (so an empty cache gives the same values
+/// as none).
 fn label(
     teacher: &Classifier,
     texts: &[&str],
+    pooled: bool,
     mut cache: Option<&mut TeacherCache>,
     obs: &mut dyn Observer,
-) -> Result<Vec<Vec<f32>>> {
+) -> Result<Vec<TeacherOutput>> {
     let missing: Vec<usize> = match cache.as_deref() {
         Some(c) => (0..texts.len())
-            .filter(|&i| c.get(texts[i]).is_none())
+            .filter(|&i| c.get(texts[i], pooled).is_none())
             .collect(),
         None => (0..texts.len()).collect(),
     };
@@ -118,14 +139,17 @@ fn label(
         ));
     }
     let started = std::time::Instant::now();
-    let mut fresh: Vec<Option<Vec<f32>>> = vec![None; texts.len()];
+    let mut fresh: Vec<Option<TeacherOutput>> = vec![None; texts.len()];
     for (k, chunk) in missing.chunks(1024).enumerate() {
         let chunk_texts: Vec<&str> = chunk.iter().map(|&i| texts[i]).collect();
-        for (&i, z) in chunk.iter().zip(teacher_logits(teacher, &chunk_texts, 64)?) {
+        for (&i, out) in chunk
+            .iter()
+            .zip(teacher_outputs(teacher, &chunk_texts, 64, pooled)?)
+        {
             if let Some(c) = cache.as_deref_mut() {
-                c.insert(texts[i].to_string(), z.clone());
+                c.insert(texts[i].to_string(), out.clone());
             }
-            fresh[i] = Some(z);
+            fresh[i] = Some(out);
         }
         if let Some(c) = cache.as_deref()
             && (k + 1) % 8 == 0
@@ -146,12 +170,11 @@ fn label(
     fresh
         .into_iter()
         .zip(texts)
-        .map(|(z, text)| match z {
-            Some(z) => Ok(z),
+        .map(|(out, text)| match out {
+            Some(out) => Ok(out),
             None => cache
                 .as_deref()
-                .and_then(|c| c.get(text))
-                .map(<[f32]>::to_vec)
+                .and_then(|c| c.get(text, pooled))
                 .ok_or_else(|| Error::Invalid(format!("no teacher label for {text:?}"))),
         })
         .collect()

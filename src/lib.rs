@@ -37,6 +37,7 @@ pub mod model;
 pub mod model_dir;
 pub mod ops;
 pub mod optim;
+pub mod projection;
 pub mod score;
 pub mod segment;
 pub mod teacher_cache;

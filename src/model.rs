@@ -234,9 +234,20 @@ impl SequenceClassifier {
 
     /// Logits (batch, labels).
     pub fn forward_t(&self, ids: &Tensor, mask: &Tensor, train: bool) -> Result<Tensor> {
+        Ok(self.forward_pooled_t(ids, mask, train)?.1)
+    }
+
+    /// The pooled statement vectors (batch, hidden) and the logits (batch, labels) of one pass.
+    pub fn forward_pooled_t(
+        &self,
+        ids: &Tensor,
+        mask: &Tensor,
+        train: bool,
+    ) -> Result<(Tensor, Tensor)> {
         let pooled = self.embed(ids, mask, train)?;
-        let pooled = self.dropout.forward_t(&pooled, train)?;
-        self.classifier.forward_t(&pooled, train)
+        let dropped = self.dropout.forward_t(&pooled, train)?;
+        let logits = self.classifier.forward_t(&dropped, train)?;
+        Ok((pooled, logits))
     }
 }
 

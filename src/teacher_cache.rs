@@ -3,9 +3,10 @@
 //!
 //! The file is JSON Lines. Line 1 names the teacher by the SHA-256 of its three model files and lists
 //! its labels; every further line is one statement with the teacher's log-probabilities:
-//! `{"text": "...", "logits": [..]}`. A cache written by another teacher is set aside (started afresh),
-//! never mixed. Numbers round-trip exactly through JSON, so a cached value is the value the teacher
-//! computed.
+//! `{"text": "...", "logits": [..]}`, plus `"pooled": [..]`, the teacher's statement vector, when a
+//! student learned to match it (`--match-pooled`). A cache written by another teacher is set aside
+//! (started afresh), never mixed. Numbers round-trip exactly through JSON, so a cached value is the
+//! value the teacher computed.
 
 use crate::error::{Error, Result};
 use crate::model_dir::{self, CONFIG, TOKENIZER, WEIGHTS};
@@ -26,6 +27,17 @@ struct Header {
 struct Row {
     text: String,
     logits: Vec<f32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pooled: Option<Vec<f32>>,
+}
+
+/// What the teacher says about one statement.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TeacherOutput {
+    /// Log-probabilities, one per label.
+    pub logits: Vec<f32>,
+    /// The pooled statement vector the teacher's classifier head reads, when it was asked for.
+    pub pooled: Option<Vec<f32>>,
 }
 
 const VERSION: u32 = 1;
@@ -41,7 +53,7 @@ pub enum Opened {
     Replaced,
 }
 
-/// Teacher log-probabilities by statement text, backed by a file.
+/// Teacher outputs by statement text, backed by a file.
 pub struct TeacherCache {
     path: PathBuf,
     header: Header,
@@ -114,7 +126,14 @@ impl TeacherCache {
                     format!("expected {} finite log-probabilities", labels.len()),
                 ));
             }
-            cache.insert(row.text, row.logits);
+            if row.pooled.iter().flatten().any(|v| !v.is_finite()) {
+                return Err(Error::data(path, n, "a pooled vector must be finite"));
+            }
+            let out = TeacherOutput {
+                logits: row.logits,
+                pooled: row.pooled,
+            };
+            cache.insert(row.text, out);
         }
         Ok(cache)
     }
@@ -134,18 +153,36 @@ impl TeacherCache {
         self.rows.is_empty()
     }
 
-    /// The teacher's log-probabilities for `text`, if cached.
-    pub fn get(&self, text: &str) -> Option<&[f32]> {
-        self.index
-            .get(text)
-            .map(|&i| self.rows[i].logits.as_slice())
+    /// The teacher's output for `text`, if cached; with `pooled`, only if its pooled vector is too.
+    pub fn get(&self, text: &str, pooled: bool) -> Option<TeacherOutput> {
+        let row = &self.rows[*self.index.get(text)?];
+        if pooled && row.pooled.is_none() {
+            return None;
+        }
+        Some(TeacherOutput {
+            logits: row.logits.clone(),
+            pooled: row.pooled.clone(),
+        })
     }
 
-    /// Records the teacher's log-probabilities for `text` (the first value for a text is kept).
-    pub fn insert(&mut self, text: String, logits: Vec<f32>) {
-        if !self.index.contains_key(&text) {
-            self.index.insert(text.clone(), self.rows.len());
-            self.rows.push(Row { text, logits });
+    /// Records the teacher's output for `text`. The first value for a text is kept, except that an
+    /// output with a pooled vector replaces one without.
+    pub fn insert(&mut self, text: String, out: TeacherOutput) {
+        match self.index.get(&text) {
+            Some(&i) => {
+                if self.rows[i].pooled.is_none() && out.pooled.is_some() {
+                    self.rows[i].logits = out.logits;
+                    self.rows[i].pooled = out.pooled;
+                }
+            }
+            None => {
+                self.index.insert(text.clone(), self.rows.len());
+                self.rows.push(Row {
+                    text,
+                    logits: out.logits,
+                    pooled: out.pooled,
+                });
+            }
         }
     }
 
@@ -170,29 +207,66 @@ mod tests {
         ["a", "b"].iter().map(|s| s.to_string()).collect()
     }
 
+    fn out(logits: &[f32], pooled: Option<&[f32]>) -> TeacherOutput {
+        TeacherOutput {
+            logits: logits.to_vec(),
+            pooled: pooled.map(<[f32]>::to_vec),
+        }
+    }
+
     #[test]
     fn values_round_trip_exactly_and_other_teachers_are_set_aside() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("cache.jsonl");
         let mut cache = TeacherCache::open(&path, "t1", &labels()).unwrap();
         assert_eq!(cache.opened(), Opened::New);
-        let z = vec![-0.123_456_79_f32, -2.718_281_7e-5];
-        cache.insert("one".into(), z.clone());
-        cache.insert("one".into(), vec![0.0, 0.0]);
-        cache.insert("two \"quoted\"\nline".into(), vec![-1.0, -0.5]);
+        let z = [-0.123_456_79_f32, -2.718_281_7e-5];
+        let v = [0.333_333_34_f32, -1.5e-7, 12.0];
+        cache.insert("one".into(), out(&z, Some(&v)));
+        cache.insert("one".into(), out(&[0.0, 0.0], None));
+        cache.insert("two \"quoted\"\nline".into(), out(&[-1.0, -0.5], None));
         cache.save().unwrap();
 
         let again = TeacherCache::open(&path, "t1", &labels()).unwrap();
         assert_eq!(again.opened(), Opened::Reused);
         assert_eq!(again.len(), 2);
         let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-        assert_eq!(bits(again.get("one").unwrap()), bits(&z));
-        assert!(again.get("two \"quoted\"\nline").is_some());
-        assert!(again.get("three").is_none());
+        let one = again.get("one", true).unwrap();
+        assert_eq!(bits(&one.logits), bits(&z));
+        assert_eq!(bits(&one.pooled.unwrap()), bits(&v));
+        assert!(again.get("two \"quoted\"\nline", false).is_some());
+        assert!(again.get("three", false).is_none());
 
         let other = TeacherCache::open(&path, "t2", &labels()).unwrap();
         assert_eq!(other.opened(), Opened::Replaced);
         assert!(other.is_empty());
+    }
+
+    #[test]
+    fn a_statement_without_a_pooled_vector_is_missing_when_one_is_needed_and_upgraded() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cache.jsonl");
+        let mut cache = TeacherCache::open(&path, "t", &labels()).unwrap();
+        cache.insert("x".into(), out(&[-1.0, -2.0], None));
+        assert!(cache.get("x", false).is_some());
+        assert!(cache.get("x", true).is_none());
+        cache.insert("x".into(), out(&[-3.0, -4.0], Some(&[1.0, 2.0])));
+        assert_eq!(
+            cache.get("x", true),
+            Some(out(&[-3.0, -4.0], Some(&[1.0, 2.0])))
+        );
+        assert_eq!(cache.len(), 1);
+        let saved = {
+            cache.save().unwrap();
+            std::fs::read_to_string(&path).unwrap()
+        };
+        assert!(
+            saved
+                .lines()
+                .nth(1)
+                .unwrap()
+                .contains("\"pooled\":[1.0,2.0]")
+        );
     }
 
     #[test]

@@ -14,6 +14,7 @@ use crate::metrics::{Meter, Report};
 use crate::model::SequenceClassifier;
 use crate::model_dir::{self, Weights};
 use crate::optim::{GroupedAdamW, Param, Schedule, clip_grad_norm};
+use crate::projection::Projection;
 use crate::tokenizer::{StanceTokenizer, pad_batch};
 use crate::{word_vectors, workers};
 use candle_core::backprop::GradStore;
@@ -65,6 +66,10 @@ pub struct TrainOptions {
     /// the raw weights).
     #[serde(default)]
     pub ema: f64,
+    /// Distillation: weight of the loss that matches the student's pooled vectors, through a projection
+    /// trained alongside and then dropped, to the teacher's ([`crate::projection`]; 0: off).
+    #[serde(default)]
+    pub match_pooled: f64,
 }
 
 impl Default for TrainOptions {
@@ -97,6 +102,7 @@ impl Default for TrainOptions {
             group_by_length: true,
             word_vectors: None,
             ema: 0.0,
+            match_pooled: 0.0,
         }
     }
 }
@@ -108,6 +114,8 @@ pub struct Target {
     pub gold: Option<usize>,
     /// Teacher logits (distillation).
     pub teacher: Option<Vec<f32>>,
+    /// The teacher's pooled statement vector (distillation with `match_pooled`).
+    pub pooled: Option<Vec<f32>>,
 }
 
 /// A statement with its target.
@@ -227,6 +235,7 @@ pub fn train(
             target: Target {
                 gold: Some(g),
                 teacher: None,
+                pooled: None,
             },
         })
         .collect();
@@ -269,6 +278,11 @@ pub fn fit(
     } else {
         model
     };
+    let projection = projection_for(items, &config, opts)?;
+    let mut params = params;
+    if let Some(p) = &projection {
+        params.extend(p.params()?);
+    }
     let mut opt = GroupedAdamW::new(params, opts.weight_decay)?;
     let mut ema = if opts.ema > 0.0 {
         Some(Ema::new(opt.vars(), opts.ema)?)
@@ -314,10 +328,14 @@ pub fn fit(
                 dropout::seed(share_seed(w));
                 let seqs: Vec<&[u32]> = share.iter().map(|&j| encoded[j].as_slice()).collect();
                 let (ids, mask) = pad_batch(&seqs, tokenizer.pad_id(), &Device::Cpu)?;
-                let logits = model.forward_t(&ids, &mask, true)?;
+                let (pooled, logits) = model.forward_pooled_t(&ids, &mask, true)?;
                 let targets: Vec<&Target> = share.iter().map(|&j| &items[j].target).collect();
                 let weight = share.len() as f64 / batch.len() as f64;
-                let loss = (loss(&logits, &targets, labels.len(), opts)? * weight)?;
+                let mut loss = loss(&logits, &targets, labels.len(), opts)?;
+                if let Some(p) = &projection {
+                    loss = (loss + (p.loss(&pooled, &targets)? * opts.match_pooled)?)?;
+                }
+                let loss = (loss * weight)?;
                 Ok((loss.to_scalar::<f32>()? as f64, loss.backward()?))
             })?;
             let mut outcomes = outcomes.into_iter();
@@ -393,6 +411,40 @@ pub fn fit(
     })
 }
 
+/// With `match_pooled`, the projection from the student's hidden size to the size of the teacher's
+/// vectors, which every item must carry.
+fn projection_for(
+    items: &[Item],
+    config: &Config,
+    opts: &TrainOptions,
+) -> Result<Option<Projection>> {
+    if opts.match_pooled == 0.0 {
+        return Ok(None);
+    }
+    let dim = items
+        .first()
+        .and_then(|it| it.target.pooled.as_ref())
+        .map(Vec::len);
+    match dim {
+        Some(dim)
+            if dim > 0
+                && items
+                    .iter()
+                    .all(|it| it.target.pooled.as_ref().map(Vec::len) == Some(dim)) =>
+        {
+            Ok(Some(Projection::new(
+                config.hidden_size,
+                dim,
+                config.initializer_range,
+                opts.seed,
+            )?))
+        }
+        _ => Err(Error::Invalid(
+            "--match-pooled needs the teacher's vector of the same size for every statement".into(),
+        )),
+    }
+}
+
 /// One epoch's batches of indices into `lengths`. Shuffled; with `group`, statements of similar token
 /// length share a batch (less padding, as transformers' `group_by_length`): the shuffled order is cut
 /// into runs of 50 batches, each run is sorted by length and cut into batches, and the batches are
@@ -453,7 +505,8 @@ fn freeze(varmap: &VarMap, params: &[Param], config: &Config) -> Result<Sequence
     )?)
 }
 
-fn validate(opts: &TrainOptions) -> Result<()> {
+/// Checks the options, before any work: a one-line error naming the flag at fault.
+pub fn validate(opts: &TrainOptions) -> Result<()> {
     let bad = |m: &str| Err(Error::Invalid(m.into()));
     if opts.epochs == 0 || opts.batch_size == 0 {
         return bad("--epochs and --batch-size must be positive");
@@ -472,6 +525,9 @@ fn validate(opts: &TrainOptions) -> Result<()> {
     }
     if !(0.0..1.0).contains(&opts.ema) {
         return bad("--ema is a decay in [0, 1) (0: off)");
+    }
+    if !(opts.match_pooled >= 0.0 && opts.match_pooled.is_finite()) {
+        return bad("--match-pooled is a loss weight, 0 or more (0: off)");
     }
     if opts.init.is_some() && opts.word_vectors.is_some() {
         return bad("--word-vectors is for a new vocabulary: drop it or --init");
@@ -727,10 +783,12 @@ mod tests {
             Target {
                 gold: Some(0),
                 teacher: None,
+                pooled: None,
             },
             Target {
                 gold: Some(0),
                 teacher: None,
+                pooled: None,
             },
         ];
         let refs: Vec<&Target> = t.iter().collect();
@@ -756,6 +814,7 @@ mod tests {
         let t = [Target {
             gold: None,
             teacher: Some(teacher.clone()),
+            pooled: None,
         }];
         let refs: Vec<&Target> = t.iter().collect();
         let at = |z: Vec<f32>| {

@@ -259,3 +259,58 @@ fn word_vectors_start_a_new_vocabulary_from_an_encoder() {
     common::train_tiny(&dir, "x", &["--init", &encoder, "--word-vectors", &encoder])
         .fails_with(&["--word-vectors"]);
 }
+
+#[test]
+fn a_student_can_match_the_teachers_vectors_and_saves_without_the_projection() {
+    let dir = Dir::new();
+    let teacher = shared_model().display().to_string();
+    let cache = dir.path("teacher.jsonl");
+    let cache_s = cache.display().to_string();
+    let mut flags = vec!["--epochs", "2"];
+    flags.extend(TINY.iter().filter(|f| **f != "-q"));
+    let student = |name: &str, extra: &[&str]| {
+        let out = dir.path(name);
+        let mut f = flags.clone();
+        f.extend_from_slice(extra);
+        let run = distill(&dir, &teacher, &out, &f);
+        run.ok();
+        (out, run.stderr())
+    };
+    let (plain, _) = student("plain", &[]);
+    let matched = ["--match-pooled", "1", "--teacher-cache", &cache_s];
+    let (first, _) = student("first", &matched);
+    assert_eq!(
+        json(&first.join("training.json"))["options"]["match_pooled"],
+        1.0
+    );
+    // The cache keeps the teacher's vectors, of the teacher's hidden size.
+    let hidden = json(&shared_model().join("config.json"))["hidden_size"]
+        .as_u64()
+        .unwrap() as usize;
+    let text = std::fs::read_to_string(&cache).unwrap();
+    let row: serde_json::Value = serde_json::from_str(text.lines().nth(1).unwrap()).unwrap();
+    assert_eq!(row["pooled"].as_array().unwrap().len(), hidden);
+    // The projection is not saved: the same tensors as a plain student, with other values.
+    let (a, b) = (weights(&plain), weights(&first));
+    let mut names: Vec<&String> = a.keys().collect();
+    let mut other: Vec<&String> = b.keys().collect();
+    names.sort();
+    other.sort();
+    assert_eq!(names, other);
+    let name = "classifier.weight";
+    assert_ne!(values(&a[name]), values(&b[name]));
+    // From the cache: nothing labelled again, the same model bit for bit.
+    let (second, log) = student("second", &matched);
+    assert!(log.contains(", 0 to label"), "{log}");
+    let bytes = |d: &Path| std::fs::read(d.join("model.safetensors")).unwrap();
+    assert!(
+        bytes(&first) == bytes(&second),
+        "the student is not reproducible"
+    );
+    // A negative weight is a one-line error.
+    let out = dir.path("bad");
+    let mut f = flags.clone();
+    f.push("--match-pooled=-1");
+    distill(&dir, &teacher, &out, &f).fails_with(&["--match-pooled"]);
+    assert!(!out.exists());
+}

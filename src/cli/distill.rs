@@ -49,6 +49,11 @@ pub struct Args {
     /// Weight of the gold-label loss on labelled statements (the soft loss gets 1 − alpha).
     #[arg(long, default_value_t = 0.5)]
     alpha: f64,
+    /// Also teach the student the teacher's pooled statement vectors: this weight times the cosine
+    /// distance between them, through a projection to the teacher's size that is trained alongside and
+    /// not saved. The teacher cache then keeps the vectors too (0: off).
+    #[arg(long, default_value_t = 0.0, value_name = "WEIGHT")]
+    match_pooled: f64,
     #[command(flatten)]
     hyper: Hyper,
     /// No progress bar or per-epoch lines.
@@ -60,6 +65,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let mut opts = args.hyper.options(None);
     opts.temperature = args.temperature;
     opts.alpha = args.alpha;
+    opts.match_pooled = args.match_pooled;
     let teacher = Classifier::load(&args.teacher)?;
     let train = read_examples(&args.train, Labels::Required)?;
     let dev = read_examples(&args.dev, Labels::Required)?;
