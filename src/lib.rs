@@ -9,7 +9,8 @@
 //! - [`train`] fits it (AdamW, warm-up and decay, dropout, clipping, an [`ema`] of the weights if
 //!   asked, early stopping on dev macro-F1);
 //! - [`distill`] trains a small student on a teacher's soft labels ([`augment`]ed copies, a
-//!   [`teacher_cache`] on disk, and [`word_vectors`] from a pretrained encoder to start from);
+//!   [`teacher_cache`] on disk, [`word_vectors`] from a pretrained encoder to start from, and a
+//!   [`projection`] to match the teacher's statement vectors);
 //! - [`metrics`] scores predictions (accuracy, per-class P/R/F1, macro-F1, confusion, calibration);
 //! - [`classifier`] loads a model directory and classifies statements in batches;
 //! - [`segment`] splits articles into statements with byte offsets, and [`score`] classifies them.
