@@ -127,7 +127,7 @@ fn label(
 ) -> Result<Vec<TeacherOutput>> {
     let missing: Vec<usize> = match cache.as_deref() {
         Some(c) => (0..texts.len())
-            .filter(|&i| c.get(texts[i], pooled).is_none())
+            .filter(|&i| !c.has(texts[i], pooled))
             .collect(),
         None => (0..texts.len()).collect(),
     };

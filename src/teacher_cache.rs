@@ -153,12 +153,19 @@ impl TeacherCache {
         self.rows.is_empty()
     }
 
+    /// Whether `text` is cached; with `pooled`, with its pooled vector.
+    pub fn has(&self, text: &str, pooled: bool) -> bool {
+        self.index
+            .get(text)
+            .is_some_and(|&i| !pooled || self.rows[i].pooled.is_some())
+    }
+
     /// The teacher's output for `text`, if cached; with `pooled`, only if its pooled vector is too.
     pub fn get(&self, text: &str, pooled: bool) -> Option<TeacherOutput> {
-        let row = &self.rows[*self.index.get(text)?];
-        if pooled && row.pooled.is_none() {
+        if !self.has(text, pooled) {
             return None;
         }
+        let row = &self.rows[*self.index.get(text)?];
         Some(TeacherOutput {
             logits: row.logits.clone(),
             pooled: row.pooled.clone(),
@@ -248,8 +255,8 @@ mod tests {
         let path = dir.path().join("cache.jsonl");
         let mut cache = TeacherCache::open(&path, "t", &labels()).unwrap();
         cache.insert("x".into(), out(&[-1.0, -2.0], None));
-        assert!(cache.get("x", false).is_some());
-        assert!(cache.get("x", true).is_none());
+        assert!(cache.get("x", false).is_some() && cache.has("x", false));
+        assert!(cache.get("x", true).is_none() && !cache.has("x", true));
         cache.insert("x".into(), out(&[-3.0, -4.0], Some(&[1.0, 2.0])));
         assert_eq!(
             cache.get("x", true),
