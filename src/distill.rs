@@ -20,27 +20,15 @@ pub fn teacher_outputs(
     batch_size: usize,
     pooled: bool,
 ) -> Result<Vec<TeacherOutput>> {
-    let log = |scores: Vec<f32>| scores.into_iter().map(|s| s.max(1e-12).ln()).collect();
-    Ok(if pooled {
-        teacher
-            .predict_with_vectors(texts, batch_size)?
-            .into_iter()
-            .map(|(p, v)| TeacherOutput {
-                logits: log(p.scores),
-                pooled: Some(v),
-            })
-            .collect()
-    } else {
-        teacher
-            .predict(texts, batch_size)?
-            .items
-            .into_iter()
-            .map(|p| TeacherOutput {
-                logits: log(p.scores),
-                pooled: None,
-            })
-            .collect()
-    })
+    // One pass gives both: the pooled vectors cost no extra computation, only a copy.
+    Ok(teacher
+        .predict_with_vectors(texts, batch_size)?
+        .into_iter()
+        .map(|(p, v)| TeacherOutput {
+            logits: p.scores.into_iter().map(|s| s.max(1e-12).ln()).collect(),
+            pooled: pooled.then_some(v),
+        })
+        .collect())
 }
 
 /// Labelled and unlabelled statements with their paths, for error messages.

@@ -155,21 +155,20 @@ impl TeacherCache {
 
     /// Whether `text` is cached; with `pooled`, with its pooled vector.
     pub fn has(&self, text: &str, pooled: bool) -> bool {
-        self.index
-            .get(text)
-            .is_some_and(|&i| !pooled || self.rows[i].pooled.is_some())
+        self.row(text, pooled).is_some()
     }
 
     /// The teacher's output for `text`, if cached; with `pooled`, only if its pooled vector is too.
     pub fn get(&self, text: &str, pooled: bool) -> Option<TeacherOutput> {
-        if !self.has(text, pooled) {
-            return None;
-        }
-        let row = &self.rows[*self.index.get(text)?];
-        Some(TeacherOutput {
+        self.row(text, pooled).map(|row| TeacherOutput {
             logits: row.logits.clone(),
             pooled: row.pooled.clone(),
         })
+    }
+
+    fn row(&self, text: &str, pooled: bool) -> Option<&Row> {
+        let row = &self.rows[*self.index.get(text)?];
+        (!pooled || row.pooled.is_some()).then_some(row)
     }
 
     /// Records the teacher's output for `text`. The first value for a text is kept, except that an

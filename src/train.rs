@@ -421,24 +421,15 @@ fn projection_for(
     if opts.match_pooled == 0.0 {
         return Ok(None);
     }
-    let dim = items
-        .first()
-        .and_then(|it| it.target.pooled.as_ref())
-        .map(Vec::len);
+    let dim_of = |it: &Item| it.target.pooled.as_ref().map(Vec::len);
+    let dim = items.first().and_then(dim_of);
     match dim {
-        Some(dim)
-            if dim > 0
-                && items
-                    .iter()
-                    .all(|it| it.target.pooled.as_ref().map(Vec::len) == Some(dim)) =>
-        {
-            Ok(Some(Projection::new(
-                config.hidden_size,
-                dim,
-                config.initializer_range,
-                opts.seed,
-            )?))
-        }
+        Some(d) if d > 0 && items.iter().all(|it| dim_of(it) == dim) => Ok(Some(Projection::new(
+            config.hidden_size,
+            d,
+            config.initializer_range,
+            opts.seed,
+        )?)),
         _ => Err(Error::Invalid(
             "--match-pooled needs the teacher's vector of the same size for every statement".into(),
         )),
