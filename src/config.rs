@@ -10,7 +10,7 @@ use std::path::Path;
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Pooling {
-    /// The [CLS] token through the tanh pooler (what `BertForSequenceClassification` does).
+    /// The `[CLS]` token through the tanh pooler (what `BertForSequenceClassification` does).
     #[default]
     Cls,
     /// The mean of the token vectors under the attention mask (no pooler).

@@ -6,6 +6,8 @@
 //! - [`tokenizer`] turns text into WordPiece ids (`tokenizer.json`, trainable);
 //! - [`model`] is a BERT encoder with a classification head, built from a [`config::Config`] with
 //!   Hugging Face's weight names, so models open in `transformers` and BERT checkpoints load here;
+//!   its layers ([`ops`], [`gelu`]) take a differentiable path in training and fused kernels at
+//!   inference;
 //! - [`train`] fits it (AdamW, warm-up and decay, dropout, clipping, an [`ema`] of the weights if
 //!   asked, early stopping on dev macro-F1);
 //! - [`distill`] trains a small student on a teacher's soft labels ([`augment`]ed copies, a
@@ -33,6 +35,7 @@ pub mod dropout;
 pub mod ema;
 pub mod embedded;
 pub mod error;
+pub mod gelu;
 pub mod metrics;
 pub mod model;
 pub mod model_dir;

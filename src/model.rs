@@ -4,7 +4,8 @@
 
 use crate::config::{Activation, Config, Pooling};
 use crate::dropout::Dropout;
-use crate::ops::{LayerNorm, Linear, gelu_erf_t, repeat_rows, softmax_t};
+use crate::gelu::gelu_erf_t;
+use crate::ops::{LayerNorm, Linear, repeat_rows, softmax_t};
 use candle_core::{DType, Module, Result, Tensor};
 use candle_nn::{Embedding, VarBuilder, embedding};
 
@@ -184,7 +185,7 @@ impl Encoder {
         Ok(xs)
     }
 
-    /// One vector per statement (batch, hidden): the tanh pooler over [CLS], or the masked mean.
+    /// One vector per statement (batch, hidden): the tanh pooler over `[CLS]`, or the masked mean.
     pub fn pool(&self, hidden: &Tensor, mask: &Tensor, train: bool) -> Result<Tensor> {
         match &self.pooler {
             Some(dense) => dense.forward_t(&hidden.get_on_dim(1, 0)?, train)?.tanh(),

@@ -96,39 +96,6 @@ impl LayerNorm {
     }
 }
 
-/// erf(x) for f32 by a rational approximation on [-4, 4] (Eigen's `generic_fast_erf_float`; largest
-/// error about 1e-7), written so that the compiler vectorises it.
-#[inline(always)]
-pub fn fast_erf(x: f32) -> f32 {
-    let x = x.clamp(-4.0, 4.0);
-    let x2 = x * x;
-    let mut p = x2 * -2.726_142_3e-10 + 2.770_681_4e-8;
-    p = x2 * p + -2.101_024e-6;
-    p = x2 * p + -5.692_506_4e-5;
-    p = x2 * p + -7.349_906e-4;
-    p = x2 * p + -2.954_600_1e-3;
-    p = x2 * p + -1.609_603_3e-2;
-    let mut q = x2 * -1.456_607_2e-5 + -2.133_740_6e-4;
-    q = x2 * q + -1.682_827e-3;
-    q = x2 * q + -7.373_329_3e-3;
-    q = x2 * q + -1.426_474e-2;
-    x * p / q
-}
-
-/// Exact (erf) GELU; at inference a vectorised approximation of erf replaces candle's scalar one, which
-/// dominated small models' run time.
-pub fn gelu_erf_t(xs: &Tensor, train: bool) -> Result<Tensor> {
-    if train || xs.dtype() != DType::F32 {
-        return xs.gelu_erf();
-    }
-    let v: Vec<f32> = xs.flatten_all()?.to_vec1()?;
-    let out: Vec<f32> = v
-        .iter()
-        .map(|&x| 0.5 * x * (1.0 + fast_erf(x * std::f32::consts::FRAC_1_SQRT_2)))
-        .collect();
-    Tensor::from_vec(out, xs.shape(), xs.device())
-}
-
 /// Softmax over the last dimension; differentiable when `train` is true.
 pub fn softmax_t(xs: &Tensor, train: bool) -> Result<Tensor> {
     if train {
@@ -180,45 +147,6 @@ mod tests {
         let sb = softmax_t(&x, false).unwrap().to_vec2::<f32>().unwrap();
         assert!((sa[0][2] - sb[0][2]).abs() < 1e-6);
         assert!((sa[1].iter().sum::<f32>() - 1.0).abs() < 1e-6);
-    }
-
-    #[test]
-    fn fast_erf_matches_libm() {
-        let mut worst = 0f64;
-        for i in -8000..=8000 {
-            let x = i as f32 / 1000.0;
-            let exact = erf64(x as f64);
-            worst = worst.max((fast_erf(x) as f64 - exact).abs());
-        }
-        assert!(worst < 1e-6, "largest erf error {worst}");
-        let x = Tensor::new(&[-3.0f32, -0.5, 0.0, 0.7, 2.5], &Device::Cpu).unwrap();
-        let a = gelu_erf_t(&x, false).unwrap().to_vec1::<f32>().unwrap();
-        let b = x.gelu_erf().unwrap().to_vec1::<f32>().unwrap();
-        for (p, q) in a.iter().zip(&b) {
-            assert!((p - q).abs() < 1e-6, "{p} vs {q}");
-        }
-    }
-
-    /// erf in f64 by its Taylor series (|x| < 3) or asymptotic continued fraction, for the test only.
-    fn erf64(x: f64) -> f64 {
-        if x.abs() < 3.0 {
-            let (mut term, mut sum, mut n) = (x, x, 0.0);
-            while term.abs() > 1e-17 {
-                n += 1.0;
-                term *= -x * x / n;
-                sum += term / (2.0 * n + 1.0);
-            }
-            sum * 2.0 / std::f64::consts::PI.sqrt()
-        } else {
-            // erfc by Lentz's continued fraction
-            let z = x.abs();
-            let mut f = z;
-            for k in (1..60).rev() {
-                f = z + (k as f64 / 2.0) / f;
-            }
-            let erfc = (-z * z).exp() / (f * std::f64::consts::PI.sqrt());
-            x.signum() * (1.0 - erfc)
-        }
     }
 
     #[test]

@@ -16,7 +16,7 @@ use tokenizers::{
     Tokenizer, TruncationParams,
 };
 
-/// The special tokens of a trained vocabulary, in id order (so [PAD] is 0).
+/// The special tokens of a trained vocabulary, in id order (so `[PAD]` is 0).
 pub const SPECIAL_TOKENS: [&str; 5] = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"];
 
 /// A batch ready for the model.
