@@ -69,13 +69,13 @@ impl CustomOp1 for TrainGelu {
 
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
         let xs = f32_slice(storage, layout)?;
-        let erf: Vec<f32> = xs.iter().map(|&x| erf_f32(x * FRAC_1_SQRT_2)).collect();
-        // candle's GeluErf::f32, with the erf above.
-        let out = xs
-            .iter()
-            .zip(&erf)
-            .map(|(&x, &e)| (e + 1.) * 0.5 * x)
-            .collect();
+        let (mut erf, mut out) = (Vec::with_capacity(xs.len()), Vec::with_capacity(xs.len()));
+        for &x in xs {
+            let e = erf_f32(x * FRAC_1_SQRT_2);
+            erf.push(e);
+            // candle's GeluErf::f32.
+            out.push((e + 1.) * 0.5 * x);
+        }
         *self.erf.lock().unwrap_or_else(PoisonError::into_inner) = Some(erf);
         Ok((CpuStorage::F32(out), layout.shape().clone()))
     }
