@@ -1,8 +1,9 @@
 //! Knowledge distillation: a teacher model labels statements with its probabilities, and a student is
 //! trained on the teacher's temperature-softened distribution, mixed with the gold label where there is
 //! one (see [`crate::train`]'s loss), over the labelled data, any unlabelled statements, and noisy
-//! copies of both ([`crate::augment`]) that the teacher labels too. With `match_pooled`, the student
-//! also learns to match the teacher's pooled statement vectors (see [`crate::train`]).
+//! copies of both ([`crate::augment`]) that the teacher labels too. Several teachers act as one: the
+//! student learns the mean of their log-probabilities ([`ensemble`]). With `match_pooled` (one teacher
+//! only), the student also learns to match the teacher's pooled statement vectors (see [`crate::train`]).
 
 use crate::augment::Augmenter;
 use crate::classifier::Classifier;
@@ -31,6 +32,35 @@ pub fn teacher_outputs(
         .collect())
 }
 
+/// A teacher model and, optionally, the cache that keeps its labels between runs.
+pub struct Teacher<'a> {
+    pub model: &'a Classifier,
+    pub cache: Option<&'a mut TeacherCache>,
+}
+
+/// Several teachers' outputs for the same statements as one: per statement, the mean of their
+/// log-probabilities (the normalised geometric mean of their probabilities, once softmaxed). One
+/// teacher's outputs are returned unchanged. Pooled vectors are kept only from a single teacher.
+pub fn ensemble(mut per_teacher: Vec<Vec<TeacherOutput>>) -> Vec<TeacherOutput> {
+    if per_teacher.len() == 1 {
+        return per_teacher.pop().unwrap_or_default();
+    }
+    let n = per_teacher.len() as f32;
+    let statements = per_teacher.first().map_or(0, Vec::len);
+    (0..statements)
+        .map(|i| {
+            let width = per_teacher[0][i].logits.len();
+            let logits = (0..width)
+                .map(|c| per_teacher.iter().map(|t| t[i].logits[c]).sum::<f32>() / n)
+                .collect();
+            TeacherOutput {
+                logits,
+                pooled: None,
+            }
+        })
+        .collect()
+}
+
 /// Labelled and unlabelled statements with their paths, for error messages.
 pub struct DistillData<'a> {
     pub train: &'a [Example],
@@ -48,14 +78,14 @@ pub struct Distilled {
     pub augmented: usize,
 }
 
-/// Trains a student (architecture and schedule from `opts`) on `teacher`'s soft targets. With a
-/// `cache`, statements it holds are not labelled again, and the new labels are saved to it (every
+/// Trains a student (architecture and schedule from `opts`) on the soft targets of `teachers` (at
+/// least one; several must share their labels, in order, and are combined by [`ensemble`]). A teacher
+/// with a cache does not label again the statements it holds, and saves its new labels to it (every
 /// 8,192 statements and at the end, so an interrupted run keeps what the teacher did).
 pub fn distill(
-    teacher: &Classifier,
+    teachers: &mut [Teacher],
     data: &DistillData,
     opts: &TrainOptions,
-    cache: Option<&mut TeacherCache>,
     obs: &mut dyn Observer,
 ) -> Result<Distilled> {
     if opts.init.is_some() {
@@ -64,7 +94,23 @@ pub fn distill(
         ));
     }
     validate(opts)?;
-    let labels = teacher.labels().to_vec();
+    let Some(first) = teachers.first() else {
+        return Err(Error::Invalid("distillation needs a teacher".into()));
+    };
+    let labels = first.model.labels().to_vec();
+    if let Some(other) = teachers.iter().find(|t| t.model.labels() != labels) {
+        return Err(Error::Invalid(format!(
+            "the teachers disagree on their labels: {:?} and {:?}",
+            labels,
+            other.model.labels()
+        )));
+    }
+    let pooled = opts.match_pooled > 0.0;
+    if pooled && teachers.len() > 1 {
+        return Err(Error::Invalid(
+            "--match-pooled takes a single teacher".into(),
+        ));
+    }
     let gold = gold_indices(data.train, &labels, data.train_path)?;
     let dev_gold = gold_indices(data.dev, &labels, data.dev_path)?;
     let mut texts: Vec<&str> = data
@@ -82,7 +128,15 @@ pub fn distill(
         data.unlabelled.len(),
         copies.len()
     ));
-    let outputs = label(teacher, &texts, opts.match_pooled > 0.0, cache, obs)?;
+    let count = teachers.len();
+    let mut per_teacher = Vec::with_capacity(count);
+    for (k, t) in teachers.iter_mut().enumerate() {
+        if count > 1 {
+            obs.note(&format!("teacher {} of {count}", k + 1));
+        }
+        per_teacher.push(label(t.model, &texts, pooled, t.cache.as_deref_mut(), obs)?);
+    }
+    let outputs = ensemble(per_teacher);
     let items: Vec<Item> = texts
         .iter()
         .zip(outputs)
@@ -166,4 +220,29 @@ fn label(
                 .ok_or_else(|| Error::Invalid(format!("no teacher label for {text:?}"))),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn out(logits: &[f32]) -> TeacherOutput {
+        TeacherOutput {
+            logits: logits.to_vec(),
+            pooled: Some(vec![1.0]),
+        }
+    }
+
+    #[test]
+    fn an_ensemble_averages_log_probabilities_and_one_teacher_is_left_alone() {
+        let a = vec![out(&[-0.1, -2.5]), out(&[-3.0, -0.05])];
+        let b = vec![out(&[-0.3, -1.5]), out(&[-1.0, -0.45])];
+        let mean = ensemble(vec![a.clone(), b]);
+        assert_eq!(mean.len(), 2);
+        assert_eq!(mean[0].logits, vec![-0.2, -2.0]);
+        assert_eq!(mean[1].logits, vec![-2.0, -0.25]);
+        assert!(mean.iter().all(|o| o.pooled.is_none()));
+        assert_eq!(ensemble(vec![a.clone()]), a);
+        assert!(ensemble(Vec::new()).is_empty());
+    }
 }

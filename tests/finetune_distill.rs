@@ -314,3 +314,44 @@ fn a_student_can_match_the_teachers_vectors_and_saves_without_the_projection() {
     distill(&dir, &teacher, &out, &f).fails_with(&["--match-pooled"]);
     assert!(!out.exists());
 }
+
+#[test]
+fn several_teachers_act_as_their_mean() {
+    let dir = Dir::new();
+    let teacher = shared_model().display().to_string();
+    common::train_tiny(&dir, "other", &["--epochs", "3", "--seed", "7"]).ok();
+    let other = dir.path("other").display().to_string();
+    let flags: Vec<&str> = ["--epochs", "2", "--augment", "1"]
+        .iter()
+        .chain(TINY)
+        .copied()
+        .collect();
+    let student = |name: &str, teachers: &[&str]| {
+        let out = dir.path(name);
+        let mut f = flags.clone();
+        for t in &teachers[1..] {
+            f.extend_from_slice(&["--teacher", t]);
+        }
+        distill(&dir, teachers[0], &out, &f).ok();
+        std::fs::read(out.join("model.safetensors")).unwrap()
+    };
+    let one = student("one", &[&teacher]);
+    // The mean of a teacher and itself is that teacher, exactly: the same student, bit for bit.
+    assert!(student("twice", &[&teacher, &teacher]) == one);
+    // Another teacher in the mix changes what the student learns.
+    assert!(student("pair", &[&teacher, &other]) != one);
+    let log = json(&dir.path("pair").join("training.json"));
+    assert_eq!(log["data"]["teachers"].as_array().unwrap().len(), 2);
+
+    // One cache file per teacher, or a one-line error before any work.
+    let out = dir.path("bad");
+    let cache = dir.path("c.jsonl").display().to_string();
+    let mut f = flags.clone();
+    f.extend_from_slice(&["--teacher", &other, "--teacher-cache", &cache]);
+    distill(&dir, &teacher, &out, &f).fails_with(&["--teacher-cache", "2 teachers"]);
+    // The statement vectors of one teacher cannot be matched against an ensemble.
+    let mut f = flags.clone();
+    f.extend_from_slice(&["--teacher", &other, "--match-pooled", "1"]);
+    distill(&dir, &teacher, &out, &f).fails_with(&["--match-pooled"]);
+    assert!(!out.exists());
+}

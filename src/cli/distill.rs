@@ -5,7 +5,7 @@ use super::train::Hyper;
 use anyhow::Result;
 use stance::Classifier;
 use stance::data::{Labels, read_examples};
-use stance::distill::{DistillData, distill};
+use stance::distill::{DistillData, Teacher, distill};
 use stance::teacher_cache::{self, Opened, TeacherCache};
 use stance::train::Observer;
 use std::path::PathBuf;
@@ -16,12 +16,14 @@ use std::process::ExitCode;
 /// The teacher labels every training and unlabelled statement with its probabilities; the student learns
 /// the teacher's temperature-softened distribution, mixed with the gold label where there is one
 /// (alpha · gold loss + (1 − alpha) · T² · soft loss). Its vocabulary is learned from all the texts.
+/// Several teachers act as one: the student learns the mean of their log-probabilities.
 /// Architecture and optimisation flags are those of `stance train`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Teacher model directory (for example a fine-tuned MiniLM).
-    #[arg(long, value_name = "DIR")]
-    teacher: PathBuf,
+    /// Teacher model directory (for example a fine-tuned MiniLM). Repeat it to distil an ensemble:
+    /// every teacher labels every statement, and the student learns the mean of their log-probabilities.
+    #[arg(long, value_name = "DIR", required = true)]
+    teacher: Vec<PathBuf>,
     /// Output model directory for the student (written atomically).
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
@@ -40,9 +42,9 @@ pub struct Args {
     augment: usize,
     /// Keep the teacher's labels in FILE (JSON Lines) and reuse them on later runs with the same
     /// teacher, so only statements it has not seen are labelled. A file written by another teacher
-    /// is replaced.
+    /// is replaced. With several teachers, give one file per teacher, in the same order.
     #[arg(long, value_name = "FILE")]
-    teacher_cache: Option<PathBuf>,
+    teacher_cache: Vec<PathBuf>,
     /// Softmax temperature for the teacher's and the student's soft distributions.
     #[arg(long, default_value_t = 2.0)]
     temperature: f64,
@@ -66,7 +68,18 @@ pub fn run(args: Args) -> Result<ExitCode> {
     opts.temperature = args.temperature;
     opts.alpha = args.alpha;
     opts.match_pooled = args.match_pooled;
-    let teacher = Classifier::load(&args.teacher)?;
+    if !args.teacher_cache.is_empty() && args.teacher_cache.len() != args.teacher.len() {
+        anyhow::bail!(
+            "--teacher-cache: give one file per --teacher ({} teachers, {} cache files)",
+            args.teacher.len(),
+            args.teacher_cache.len()
+        );
+    }
+    let models = args
+        .teacher
+        .iter()
+        .map(|dir| Classifier::load(dir))
+        .collect::<stance::Result<Vec<_>>>()?;
     let train = read_examples(&args.train, Labels::Required)?;
     let dev = read_examples(&args.dev, Labels::Required)?;
     let mut unlabelled = Vec::new();
@@ -76,20 +89,26 @@ pub fn run(args: Args) -> Result<ExitCode> {
         unlabelled.extend(rows);
     }
     let mut progress = TrainProgress::new(args.quiet);
-    let mut cache = match &args.teacher_cache {
-        None => None,
-        Some(path) => {
-            let print = teacher_cache::fingerprint(&args.teacher)?;
-            let cache = TeacherCache::open(path, &print, teacher.labels())?;
-            if cache.opened() == Opened::Replaced {
-                progress.note(&format!(
-                    "{} holds another teacher's labels; starting it afresh",
-                    path.display()
-                ));
-            }
-            Some(cache)
+    let mut caches = Vec::with_capacity(args.teacher_cache.len());
+    for ((path, dir), model) in args.teacher_cache.iter().zip(&args.teacher).zip(&models) {
+        let print = teacher_cache::fingerprint(dir)?;
+        let cache = TeacherCache::open(path, &print, model.labels())?;
+        if cache.opened() == Opened::Replaced {
+            progress.note(&format!(
+                "{} holds another teacher's labels; starting it afresh",
+                path.display()
+            ));
         }
-    };
+        caches.push(cache);
+    }
+    let mut caches = caches.iter_mut();
+    let mut teachers: Vec<Teacher> = models
+        .iter()
+        .map(|model| Teacher {
+            model,
+            cache: caches.next(),
+        })
+        .collect();
     let data = DistillData {
         train: &train,
         train_path: &args.train,
@@ -98,15 +117,15 @@ pub fn run(args: Args) -> Result<ExitCode> {
         dev_path: &args.dev,
         augment: args.augment,
     };
-    let trained = distill(&teacher, &data, &opts, cache.as_mut(), &mut progress);
+    let trained = distill(&mut teachers, &data, &opts, &mut progress);
     progress.finish();
     let distilled = trained?;
     let trained = distilled.trained;
     let meta = serde_json::json!({
-        "teacher": args.teacher, "train": args.train, "dev": args.dev, "unlabelled": args.unlabelled,
+        "teachers": args.teacher, "train": args.train, "dev": args.dev, "unlabelled": args.unlabelled,
         "train_statements": train.len(), "unlabelled_statements": unlabelled.len(),
         "dev_statements": dev.len(), "augment": args.augment,
-        "augmented_statements": distilled.augmented, "teacher_cache": args.teacher_cache,
+        "augmented_statements": distilled.augmented, "teacher_caches": args.teacher_cache,
     });
     super::train::save(&trained, &args.out, &opts, &meta)?;
     Ok(ExitCode::SUCCESS)
