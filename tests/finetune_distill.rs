@@ -349,6 +349,8 @@ fn several_teachers_act_as_their_mean() {
     let mut f = flags.clone();
     f.extend_from_slice(&["--teacher", &other, "--teacher-cache", &cache]);
     distill(&dir, &teacher, &out, &f).fails_with(&["--teacher-cache", "2 teachers"]);
+    f.extend_from_slice(&["--teacher-cache", &cache]);
+    distill(&dir, &teacher, &out, &f).fails_with(&["c.jsonl", "twice"]);
     // The statement vectors of one teacher cannot be matched against an ensemble.
     let mut f = flags.clone();
     f.extend_from_slice(&["--teacher", &other, "--match-pooled", "1"]);

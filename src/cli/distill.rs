@@ -75,6 +75,16 @@ pub fn run(args: Args) -> Result<ExitCode> {
             args.teacher_cache.len()
         );
     }
+    if let Some(twice) = (1..args.teacher_cache.len()).find_map(|i| {
+        args.teacher_cache[..i]
+            .iter()
+            .find(|p| **p == args.teacher_cache[i])
+    }) {
+        anyhow::bail!(
+            "--teacher-cache: {} is given twice; each teacher needs its own file",
+            twice.display()
+        );
+    }
     let models = args
         .teacher
         .iter()
@@ -101,13 +111,15 @@ pub fn run(args: Args) -> Result<ExitCode> {
         }
         caches.push(cache);
     }
-    let mut caches = caches.iter_mut();
+    // Caches pair with teachers in order; without --teacher-cache every teacher has none.
+    let caches = caches
+        .iter_mut()
+        .map(Some)
+        .chain(std::iter::repeat_with(|| None));
     let mut teachers: Vec<Teacher> = models
         .iter()
-        .map(|model| Teacher {
-            model,
-            cache: caches.next(),
-        })
+        .zip(caches)
+        .map(|(model, cache)| Teacher { model, cache })
         .collect();
     let data = DistillData {
         train: &train,
