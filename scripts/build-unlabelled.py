@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
-"""Builds data/unlabelled.jsonl (raw batches a-j) and data/unlabelled-2.jsonl (batches k and later) from
-the raw batches data/raw/unlabelled_*.jsonl (git-ignored). The first file is the set the shipped model
-was distilled from and stays as it was; the second holds the statements written after it.
+"""Builds data/unlabelled.jsonl (raw batches a-j), data/unlabelled-2.jsonl (batches k-n) and
+data/unlabelled-3.jsonl (batches o and later) from the raw batches data/raw/unlabelled_*.jsonl
+(git-ignored). The first file is the set the shipped model was distilled from and stays as it was; the
+second holds the boundary cases, headlines and captions written after it; the third more statements in
+the style of batches h-j (half direct quotations, acts carried by meaning rather than cue words).
 
 Keeps the batches' rows in file order, and drops a row when its text is an exact or near duplicate
 (word-trigram Jaccard >= 0.6, the threshold of `stance data check`) of any labelled statement in
@@ -66,12 +68,14 @@ for split in ("train", "dev", "test"):
 
 
 def output(path):
-    """data/unlabelled.jsonl for batches a-j, data/unlabelled-2.jsonl for the later ones."""
+    """data/unlabelled.jsonl for batches a-j, data/unlabelled-2.jsonl for k-n, -3 for the later ones."""
     letter = os.path.basename(path)[len("unlabelled_"):][:1]
-    return "data/unlabelled.jsonl" if letter <= "j" else "data/unlabelled-2.jsonl"
+    if letter <= "j":
+        return "data/unlabelled.jsonl"
+    return "data/unlabelled-2.jsonl" if letter <= "n" else "data/unlabelled-3.jsonl"
 
 
-kept = {"data/unlabelled.jsonl": [], "data/unlabelled-2.jsonl": []}
+kept = {"data/unlabelled.jsonl": [], "data/unlabelled-2.jsonl": [], "data/unlabelled-3.jsonl": []}
 sources = {out: set() for out in kept}
 dropped = 0
 batches = sorted(glob.glob("data/raw/unlabelled_*.jsonl"))
