@@ -90,6 +90,16 @@ pub fn run(args: Args) -> Result<ExitCode> {
         .iter()
         .map(|dir| Classifier::load(dir))
         .collect::<stance::Result<Vec<_>>>()?;
+    for (dir, model) in args.teacher.iter().zip(&models).skip(1) {
+        if model.labels() != models[0].labels() {
+            anyhow::bail!(
+                "{}: labels {:?} differ from the first teacher's {:?}; teachers must share them, in order",
+                dir.display(),
+                model.labels(),
+                models[0].labels()
+            );
+        }
+    }
     let train = read_examples(&args.train, Labels::Required)?;
     let dev = read_examples(&args.dev, Labels::Required)?;
     let mut unlabelled = Vec::new();
