@@ -75,11 +75,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
             args.teacher_cache.len()
         );
     }
-    if let Some(twice) = (1..args.teacher_cache.len()).find_map(|i| {
-        args.teacher_cache[..i]
-            .iter()
-            .find(|p| **p == args.teacher_cache[i])
-    }) {
+    let mut seen = std::collections::HashSet::new();
+    if let Some(twice) = args.teacher_cache.iter().find(|p| !seen.insert(*p)) {
         anyhow::bail!(
             "--teacher-cache: {} is given twice; each teacher needs its own file",
             twice.display()
