@@ -13,7 +13,8 @@
 //! - [`distill`] trains a small student on a teacher's soft labels ([`augment`]ed copies, a
 //!   [`teacher_cache`] on disk, [`word_vectors`] from a pretrained encoder to start from, and a
 //!   [`projection`] to match the teacher's statement vectors);
-//! - [`metrics`] scores predictions (accuracy, per-class P/R/F1, macro-F1, confusion, calibration);
+//! - [`metrics`] scores predictions (accuracy, per-class P/R/F1, macro-F1, confusion, calibration),
+//!   and [`bootstrap`] says how far those figures can be trusted (intervals, paired comparisons);
 //! - [`classifier`] loads a model directory and classifies statements in batches;
 //! - [`segment`] splits articles into statements with byte offsets, and [`score`] classifies them.
 //!
@@ -26,6 +27,7 @@
 //! ```
 
 pub mod augment;
+pub mod bootstrap;
 pub mod classifier;
 pub mod config;
 pub mod data;

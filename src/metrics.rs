@@ -64,29 +64,13 @@ impl Meter {
         let n: usize = self.matrix.iter().flatten().sum();
         let correct: usize = (0..k).map(|i| self.matrix[i][i]).sum();
         let mut per_class = BTreeMap::new();
-        let mut f1_sum = 0.0;
         for i in 0..k {
-            let tp = self.matrix[i][i] as f64;
-            let support: usize = self.matrix[i].iter().sum();
-            let predicted: usize = (0..k).map(|g| self.matrix[g][i]).sum();
-            let precision = ratio(tp, predicted as f64);
-            let recall = ratio(tp, support as f64);
-            let f1 = ratio(2.0 * precision * recall, precision + recall);
-            f1_sum += f1;
-            per_class.insert(
-                self.labels[i].clone(),
-                ClassMetrics {
-                    precision,
-                    recall,
-                    f1,
-                    support,
-                },
-            );
+            per_class.insert(self.labels[i].clone(), class_metrics(&self.matrix, i));
         }
         Report {
             n,
             accuracy: ratio(correct as f64, n as f64),
-            macro_f1: ratio(f1_sum, k as f64),
+            macro_f1: macro_f1(&self.matrix),
             ece: expected_calibration_error(&self.confidences, ECE_BINS),
             per_class,
             confusion: Confusion {
@@ -95,6 +79,29 @@ impl Meter {
             },
         }
     }
+}
+
+/// Precision, recall, F1 and support of class `i` in a square confusion matrix (rows gold).
+fn class_metrics(matrix: &[Vec<usize>], i: usize) -> ClassMetrics {
+    let tp = matrix[i][i] as f64;
+    let support: usize = matrix[i].iter().sum();
+    let predicted: usize = matrix.iter().map(|row| row[i]).sum();
+    let precision = ratio(tp, predicted as f64);
+    let recall = ratio(tp, support as f64);
+    ClassMetrics {
+        precision,
+        recall,
+        f1: ratio(2.0 * precision * recall, precision + recall),
+        support,
+    }
+}
+
+/// Unweighted mean of the per-class F1 of a square confusion matrix (rows gold, columns predicted);
+/// a class never predicted and never gold counts as F1 0, as in [`Meter::report`].
+pub fn macro_f1(matrix: &[Vec<usize>]) -> f64 {
+    let k = matrix.len();
+    let sum: f64 = (0..k).map(|i| class_metrics(matrix, i).f1).sum();
+    ratio(sum, k as f64)
 }
 
 fn ratio(a: f64, b: f64) -> f64 {

@@ -124,6 +124,17 @@ fn model_directory_problems() {
     let run =
         |m: &std::path::Path| dir.run(&["eval", "--model", m.to_str().unwrap(), "--data", &data]);
     run(&dir.path("absent")).fails_with(&["absent: model directory not found"]);
+    let model = shared_model().display().to_string();
+    dir.run(&[
+        "eval",
+        "--model",
+        &model,
+        "--data",
+        &data,
+        "--compare",
+        "gone",
+    ])
+    .fails_with(&["--compare gone", "gone: model directory not found"]);
 
     let m = copy_model(&dir, "no-weights");
     std::fs::remove_file(m.join("model.safetensors")).unwrap();

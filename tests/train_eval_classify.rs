@@ -87,6 +87,112 @@ fn eval_table_and_most_confident_errors() {
 }
 
 #[test]
+fn eval_intervals_and_paired_comparison() {
+    let dir = Dir::new();
+    let tiny = shared_model();
+    let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/stance-small");
+    // The dev fixture with every fourth gold label moved to the next class, so no model is perfect.
+    let labels = ["assurance", "condemnation", "denial", "neutral", "threat"];
+    let mut noisy = String::new();
+    for (i, line) in std::fs::read_to_string(fixture("dev.jsonl"))
+        .unwrap()
+        .lines()
+        .enumerate()
+    {
+        let mut v: serde_json::Value = serde_json::from_str(line).unwrap();
+        if i.is_multiple_of(4) {
+            let at = labels.iter().position(|l| v["label"] == *l).unwrap();
+            v["label"] = labels[(at + 1) % 5].into();
+        }
+        noisy.push_str(&format!("{v}\n"));
+    }
+    let dev = dir.write("noisy.jsonl", noisy).display().to_string();
+    let r = common::eval_json(&dir, tiny, &dev);
+    let f1 = r["macro_f1"].as_f64().unwrap();
+    let ci = &r["ci"]["macro_f1"];
+    let (lo, hi) = (ci["lo"].as_f64().unwrap(), ci["hi"].as_f64().unwrap());
+    assert!(lo <= f1 && f1 <= hi && lo < hi, "{f1} outside {lo}..{hi}");
+    assert_eq!(r["ci"]["resamples"], 1000);
+
+    let args = |other: &std::path::Path, format: &'static str| -> Vec<String> {
+        [
+            "eval",
+            "--model",
+            &tiny.display().to_string(),
+            "--data",
+            &dev,
+        ]
+        .into_iter()
+        .map(String::from)
+        .chain(["--compare".into(), other.display().to_string()])
+        .chain(["--format".into(), format.into()])
+        .collect()
+    };
+    let run = |a: Vec<String>| dir.run(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    let json = |out: String| -> serde_json::Value { serde_json::from_str(out.trim()).unwrap() };
+
+    // Against itself: no difference in any resample.
+    let same = json(run(args(tiny, "json")).ok());
+    let d = &same["compare"]["difference"];
+    assert_eq!(d["macro_f1_difference"], 0.0);
+    assert_eq!(d["macro_f1_difference_ci"]["lo"], 0.0);
+    assert_eq!(d["macro_f1_difference_ci"]["hi"], 0.0);
+    assert_eq!(d["macro_f1_higher_share"], 0.0);
+
+    // Against the shipped model: its figures are what eval gives it alone, and the difference is ours
+    // minus theirs, inside its interval.
+    let vs = json(run(args(&shipped, "json")).ok());
+    let alone = common::eval_json(&dir, &shipped, &dev);
+    assert_eq!(vs["compare"]["macro_f1"], alone["macro_f1"]);
+    let d = &vs["compare"]["difference"];
+    let diff = d["macro_f1_difference"].as_f64().unwrap();
+    assert!((diff - (f1 - alone["macro_f1"].as_f64().unwrap())).abs() < 1e-12);
+    let (lo, hi) = (
+        d["macro_f1_difference_ci"]["lo"].as_f64().unwrap(),
+        d["macro_f1_difference_ci"]["hi"].as_f64().unwrap(),
+    );
+    assert!(lo <= diff && diff <= hi, "{diff} outside {lo}..{hi}");
+    let table = run(args(&shipped, "table")).ok();
+    assert!(
+        table.contains("macro-F1    ") && table.contains("(95% CI "),
+        "{table}"
+    );
+    assert!(table.contains("paired resamples"), "{table}");
+
+    // --gain-over: with the tiny model as teacher and the shipped one as baseline, the tiny model
+    // keeps all of the gain and the shipped model none of it.
+    assert!(
+        f1 > alone["macro_f1"].as_f64().unwrap(),
+        "the tiny model is better here"
+    );
+    let kept = |student: &std::path::Path| {
+        let mut a = args(tiny, "json");
+        a[2] = student.display().to_string();
+        a.extend(["--gain-over".into(), shipped.display().to_string()]);
+        let v = json(run(a).ok());
+        assert_eq!(v["gain_over"]["macro_f1"], alone["macro_f1"]);
+        v["gain_over"]["gain_kept"]["share"].as_f64().unwrap()
+    };
+    assert!((kept(tiny) - 1.0).abs() < 1e-12);
+    assert_eq!(kept(&shipped), 0.0);
+
+    // A model with other labels cannot be compared.
+    let renamed = dir.path("renamed");
+    std::fs::create_dir(&renamed).unwrap();
+    for f in ["model.safetensors", "tokenizer.json"] {
+        std::fs::copy(tiny.join(f), renamed.join(f)).unwrap();
+    }
+    let cfg = std::fs::read_to_string(tiny.join("config.json")).unwrap();
+    assert!(cfg.contains("\"threat\""));
+    std::fs::write(
+        renamed.join("config.json"),
+        cfg.replace("\"threat\"", "\"warning\""),
+    )
+    .unwrap();
+    run(args(&renamed, "table")).fails_with(&["--compare", "renamed", "labels", "differ"]);
+}
+
+#[test]
 fn classify_keeps_input_order_from_arguments_and_stdin() {
     let dir = Dir::new();
     let model = shared_model().display().to_string();

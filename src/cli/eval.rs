@@ -1,9 +1,12 @@
-//! `stance eval`: accuracy, macro-F1, per-class figures, confusion matrix and calibration on labelled data.
+//! `stance eval`: accuracy, macro-F1, per-class figures, confusion matrix and calibration on labelled
+//! data, with bootstrap intervals and an optional paired comparison against a second model.
 
 use super::model_arg;
 use super::output::{clip, truncation_note};
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use clap::ValueEnum;
+use stance::Classifier;
+use stance::bootstrap::{Bootstrap, Comparison, GainKept, Intervals};
 use stance::data::{Labels, read_examples};
 use stance::metrics::{Meter, Report};
 use stance::train::gold_indices;
@@ -13,6 +16,11 @@ use std::process::ExitCode;
 
 /// Evaluate a model on labelled statements: accuracy, macro-F1, per-class precision/recall/F1/support,
 /// the confusion matrix (rows gold, columns predicted) and expected calibration error (15 bins).
+///
+/// Accuracy and macro-F1 come with 95% bootstrap confidence intervals (statements resampled with
+/// replacement, seeded, so every run prints the same intervals). With --compare, a second model is
+/// evaluated on the same statements and the difference between the two is tested by the paired
+/// bootstrap: if its interval excludes 0, the difference is unlikely to be luck of the sample.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     #[command(flatten)]
@@ -29,6 +37,36 @@ pub struct Args {
     /// Also list the N most confident mistakes.
     #[arg(long, value_name = "N", default_value_t = 0)]
     errors: usize,
+    /// Resamples for the 95% bootstrap intervals of accuracy, macro-F1 and --compare's differences
+    /// (0: no intervals).
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    bootstrap: usize,
+    /// Also evaluate the model in DIR on the same statements and report this model minus that one
+    /// (accuracy, macro-F1) with paired-bootstrap intervals. Both models need the same labels.
+    #[arg(long, value_name = "DIR")]
+    compare: Option<PathBuf>,
+    /// With --compare TEACHER: how much of TEACHER's macro-F1 gain over the model in DIR this model
+    /// keeps, (this − DIR) / (TEACHER − DIR), with its bootstrap interval. For judging a distilled
+    /// student against its teacher and a model trained without one.
+    #[arg(long, value_name = "DIR", requires = "compare")]
+    gain_over: Option<PathBuf>,
+}
+
+/// A model given to --compare or --gain-over, and its predictions as indices into the evaluated
+/// model's labels.
+struct Other {
+    dir: PathBuf,
+    predicted: Vec<usize>,
+    report: Report,
+}
+
+/// What --compare and --gain-over found.
+struct Comparisons {
+    /// The evaluated model's figures, for differences without intervals.
+    mine: (f64, f64),
+    compared: Other,
+    difference: Option<Comparison>,
+    gain: Option<(Other, Option<GainKept>)>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -48,6 +86,13 @@ struct Mistake<'a> {
 
 pub fn run(args: Args) -> Result<ExitCode> {
     let clf = args.model.load()?;
+    let load = |flag: &str, dir: &Option<PathBuf>| -> Result<Option<Classifier>> {
+        dir.as_ref()
+            .map(|d| Classifier::load(d).with_context(|| format!("{flag} {}", d.display())))
+            .transpose()
+    };
+    let compared = load("--compare", &args.compare)?;
+    let gain_over = load("--gain-over", &args.gain_over)?;
     let mut examples = read_examples(&args.data, Labels::Required)?;
     if args.hard {
         examples.retain(|e| e.extra.get("hard").and_then(|v| v.as_bool()) == Some(true));
@@ -84,10 +129,74 @@ pub fn run(args: Args) -> Result<ExitCode> {
     });
     mistakes.truncate(args.errors);
     let report = meter.report();
+    let predicted: Vec<usize> = preds.items.iter().map(|p| p.index).collect();
+    let boot = (args.bootstrap > 0).then(|| Bootstrap::new(args.bootstrap));
+    let intervals = boot.map(|b| b.intervals(labels.len(), &gold, &predicted));
+    let max_len = clf.tokenizer().max_len();
+    let score =
+        |flag: &str, dir: &Option<PathBuf>, model: Option<Classifier>| -> Result<Option<Other>> {
+            match (dir, model) {
+                (Some(dir), Some(model)) => {
+                    let predicted = predict_as(&model, flag, dir, &labels, &texts, max_len)?;
+                    let mut m = Meter::new(&labels);
+                    for (&p, &g) in predicted.iter().zip(&gold) {
+                        m.add(g, p, 1.0);
+                    }
+                    Ok(Some(Other {
+                        dir: dir.clone(),
+                        predicted,
+                        report: m.report(),
+                    }))
+                }
+                _ => Ok(None),
+            }
+        };
+    let comparisons = match score("--compare", &args.compare, compared)? {
+        Some(compared) => {
+            let k = labels.len();
+            let difference = boot.map(|b| b.compare(k, &gold, &predicted, &compared.predicted));
+            let gain = score("--gain-over", &args.gain_over, gain_over)?.map(|base| {
+                let kept = boot.map(|b| {
+                    b.gain_kept(k, &gold, &predicted, &compared.predicted, &base.predicted)
+                });
+                (base, kept)
+            });
+            Some(Comparisons {
+                mine: (report.accuracy, report.macro_f1),
+                compared,
+                difference,
+                gain,
+            })
+        }
+        None => None,
+    };
     let mut out = std::io::stdout().lock();
     match args.format {
         Format::Json => {
             let mut v = serde_json::to_value(&report)?;
+            if let Some(ci) = &intervals {
+                v["ci"] = serde_json::to_value(ci)?;
+            }
+            if let Some(c) = &comparisons {
+                let figures = |o: &Other| {
+                    serde_json::json!({
+                        "model": o.dir.display().to_string(),
+                        "accuracy": o.report.accuracy,
+                        "macro_f1": o.report.macro_f1,
+                        "per_class": o.report.per_class,
+                    })
+                };
+                v["compare"] = figures(&c.compared);
+                if let Some(d) = &c.difference {
+                    v["compare"]["difference"] = serde_json::to_value(d)?;
+                }
+                if let Some((base, kept)) = &c.gain {
+                    v["gain_over"] = figures(base);
+                    if let Some(kept) = kept {
+                        v["gain_over"]["gain_kept"] = serde_json::to_value(kept)?;
+                    }
+                }
+            }
             if args.errors > 0 {
                 v["errors"] = mistakes
                     .iter()
@@ -99,15 +208,70 @@ pub fn run(args: Args) -> Result<ExitCode> {
             }
             writeln!(out, "{}", serde_json::to_string(&v)?)?;
         }
-        Format::Table => write_table(&mut out, &report, &mistakes)?,
+        Format::Table => {
+            write_table(&mut out, &report, intervals.as_ref(), &mistakes)?;
+            if let Some(c) = &comparisons {
+                write_comparisons(&mut out, c)?;
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn write_table(out: &mut impl Write, r: &Report, mistakes: &[Mistake]) -> std::io::Result<()> {
+/// `other`'s predictions for `texts` as indices into `labels` (the evaluated model's label order).
+fn predict_as(
+    other: &Classifier,
+    flag: &str,
+    dir: &std::path::Path,
+    labels: &[String],
+    texts: &[&str],
+    max_len: usize,
+) -> Result<Vec<usize>> {
+    let mut theirs: Vec<&String> = other.labels().iter().collect();
+    let mut ours: Vec<&String> = labels.iter().collect();
+    theirs.sort();
+    ours.sort();
+    if theirs != ours {
+        bail!(
+            "{flag} {}: its labels ({}) differ from the evaluated model's ({})",
+            dir.display(),
+            other.labels().join(", "),
+            labels.join(", ")
+        );
+    }
+    let preds = other.predict(texts, 64)?;
+    if other.tokenizer().max_len() != max_len {
+        truncation_note(preds.truncated, other.tokenizer().max_len());
+    }
+    Ok(preds
+        .items
+        .iter()
+        .map(|p| {
+            let name = &other.labels()[p.index];
+            labels.iter().position(|l| l == name).unwrap_or(p.index)
+        })
+        .collect())
+}
+
+/// "0.9551  (95% CI 0.9436–0.9660)", or the figure alone without intervals.
+fn with_interval(x: f64, ci: Option<(f64, f64, f64)>) -> String {
+    match ci {
+        Some((level, lo, hi)) => format!("{x:.4}  ({:.0}% CI {lo:.4}–{hi:.4})", level * 100.0),
+        None => format!("{x:.4}"),
+    }
+}
+
+fn write_table(
+    out: &mut impl Write,
+    r: &Report,
+    ci: Option<&Intervals>,
+    mistakes: &[Mistake],
+) -> std::io::Result<()> {
+    let acc = ci.map(|c| (c.level, c.accuracy.lo, c.accuracy.hi));
+    let f1 = ci.map(|c| (c.level, c.macro_f1.lo, c.macro_f1.hi));
     writeln!(out, "statements  {}", r.n)?;
-    writeln!(out, "accuracy    {:.4}", r.accuracy)?;
-    writeln!(out, "macro-F1    {:.4}", r.macro_f1)?;
+    writeln!(out, "accuracy    {}", with_interval(r.accuracy, acc))?;
+    writeln!(out, "macro-F1    {}", with_interval(r.macro_f1, f1))?;
     writeln!(out, "ECE         {:.4}", r.ece)?;
     writeln!(out)?;
     let w = r
@@ -154,6 +318,76 @@ fn write_table(out: &mut impl Write, r: &Report, mistakes: &[Mistake]) -> std::i
                 m.confidence,
                 clip(m.text, 80)
             )?;
+        }
+    }
+    Ok(())
+}
+
+fn write_comparisons(out: &mut impl Write, c: &Comparisons) -> std::io::Result<()> {
+    let b = &c.compared;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "compared with {}: accuracy {:.4}, macro-F1 {:.4}",
+        b.dir.display(),
+        b.report.accuracy,
+        b.report.macro_f1
+    )?;
+    match &c.difference {
+        None => writeln!(
+            out,
+            "difference  accuracy {:+.4}, macro-F1 {:+.4}",
+            c.mine.0 - b.report.accuracy,
+            c.mine.1 - b.report.macro_f1
+        )?,
+        Some(d) => {
+            let pct = d.level * 100.0;
+            let (a, f) = (d.accuracy_difference_ci, d.macro_f1_difference_ci);
+            writeln!(
+                out,
+                "difference  accuracy {:+.4} ({pct:.0}% CI {:+.4} to {:+.4}), macro-F1 {:+.4} ({pct:.0}% CI {:+.4} to {:+.4})",
+                d.accuracy_difference, a.lo, a.hi, d.macro_f1_difference, f.lo, f.hi
+            )?;
+            writeln!(
+                out,
+                "this model's macro-F1 is higher in {:.1}% of {} paired resamples",
+                d.macro_f1_higher_share * 100.0,
+                d.resamples
+            )?;
+        }
+    }
+    if let Some((base, kept)) = &c.gain {
+        writeln!(
+            out,
+            "gain over {}: macro-F1 {:.4}; the compared model gains {:+.4}, this model {:+.4}",
+            base.dir.display(),
+            base.report.macro_f1,
+            b.report.macro_f1 - base.report.macro_f1,
+            c.mine.1 - base.report.macro_f1
+        )?;
+        match kept {
+            Some(k) => writeln!(
+                out,
+                "this model keeps {:.1}% of the compared model's gain ({:.0}% CI {:.1}% to {:.1}%, {} resamples with a gain)",
+                k.share * 100.0,
+                k.level * 100.0,
+                k.ci.lo * 100.0,
+                k.ci.hi * 100.0,
+                k.resamples
+            )?,
+            None => {
+                let gain = b.report.macro_f1 - base.report.macro_f1;
+                let share = if gain > 0.0 {
+                    (c.mine.1 - base.report.macro_f1) / gain
+                } else {
+                    0.0
+                };
+                writeln!(
+                    out,
+                    "this model keeps {:.1}% of the compared model's gain",
+                    share * 100.0
+                )?
+            }
         }
     }
     Ok(())
