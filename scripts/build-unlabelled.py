@@ -15,46 +15,13 @@ Usage: python3 scripts/build-unlabelled.py
 import glob
 import json
 import os
-import re
 import sys
-from collections import defaultdict
 
-THRESHOLD = 0.6
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from near_duplicates import Index, trigrams  # noqa: E402
+
 root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 os.chdir(root)
-
-
-def trigrams(text):
-    words = re.findall(r"\w+", text.lower())
-    if len(words) < 3:
-        return {tuple(words)}
-    return {tuple(words[i:i + 3]) for i in range(len(words) - 2)}
-
-
-class Index:
-    """Trigram sets with an inverted index, for near-duplicate lookups without comparing all pairs."""
-
-    def __init__(self):
-        self.sets = []
-        self.names = []
-        self.postings = defaultdict(list)
-
-    def add(self, grams, name):
-        i = len(self.sets)
-        self.sets.append(grams)
-        self.names.append(name)
-        for g in grams:
-            self.postings[g].append(i)
-
-    def near(self, grams):
-        shared = defaultdict(int)
-        for g in grams:
-            for i in self.postings.get(g, ()):
-                shared[i] += 1
-        for i, n in shared.items():
-            if n / (len(grams) + len(self.sets[i]) - n) >= THRESHOLD:
-                return self.names[i]
-        return None
 
 
 index = Index()

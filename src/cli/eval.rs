@@ -86,10 +86,24 @@ struct Mistake<'a> {
 
 pub fn run(args: Args) -> Result<ExitCode> {
     let clf = args.model.load()?;
-    let load = |flag: &str, dir: &Option<PathBuf>| -> Result<Option<Classifier>> {
-        dir.as_ref()
-            .map(|d| Classifier::load(d).with_context(|| format!("{flag} {}", d.display())))
-            .transpose()
+    // The other models are loaded and their labels checked before any work.
+    let load = |flag: &str, dir: &Option<PathBuf>| -> Result<Option<(PathBuf, Classifier)>> {
+        let Some(dir) = dir else { return Ok(None) };
+        let other = Classifier::load(dir).with_context(|| format!("{flag} {}", dir.display()))?;
+        let sorted = |l: &[String]| {
+            let mut l = l.to_vec();
+            l.sort();
+            l
+        };
+        if sorted(other.labels()) != sorted(clf.labels()) {
+            bail!(
+                "{flag} {}: its labels ({}) differ from the evaluated model's ({})",
+                dir.display(),
+                other.labels().join(", "),
+                clf.labels().join(", ")
+            );
+        }
+        Ok(Some((dir.clone(), other)))
     };
     let compared = load("--compare", &args.compare)?;
     let gain_over = load("--gain-over", &args.gain_over)?;
@@ -133,29 +147,23 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let boot = (args.bootstrap > 0).then(|| Bootstrap::new(args.bootstrap));
     let intervals = boot.map(|b| b.intervals(labels.len(), &gold, &predicted));
     let max_len = clf.tokenizer().max_len();
-    let score =
-        |flag: &str, dir: &Option<PathBuf>, model: Option<Classifier>| -> Result<Option<Other>> {
-            match (dir, model) {
-                (Some(dir), Some(model)) => {
-                    let predicted = predict_as(&model, flag, dir, &labels, &texts, max_len)?;
-                    let mut m = Meter::new(&labels);
-                    for (&p, &g) in predicted.iter().zip(&gold) {
-                        m.add(g, p, 1.0);
-                    }
-                    Ok(Some(Other {
-                        dir: dir.clone(),
-                        predicted,
-                        report: m.report(),
-                    }))
-                }
-                _ => Ok(None),
-            }
-        };
-    let comparisons = match score("--compare", &args.compare, compared)? {
+    let score = |(dir, model): (PathBuf, Classifier)| -> Result<Other> {
+        let predicted = predict_as(&model, &labels, &texts, max_len)?;
+        let mut m = Meter::new(&labels);
+        for (&p, &g) in predicted.iter().zip(&gold) {
+            m.add(g, p, 1.0);
+        }
+        Ok(Other {
+            dir,
+            predicted,
+            report: m.report(),
+        })
+    };
+    let comparisons = match compared.map(score).transpose()? {
         Some(compared) => {
             let k = labels.len();
             let difference = boot.map(|b| b.compare(k, &gold, &predicted, &compared.predicted));
-            let gain = score("--gain-over", &args.gain_over, gain_over)?.map(|base| {
+            let gain = gain_over.map(score).transpose()?.map(|base| {
                 let kept = boot.map(|b| {
                     b.gain_kept(k, &gold, &predicted, &compared.predicted, &base.predicted)
                 });
@@ -221,28 +229,15 @@ pub fn run(args: Args) -> Result<ExitCode> {
 /// `other`'s predictions for `texts` as indices into `labels` (the evaluated model's label order).
 fn predict_as(
     other: &Classifier,
-    flag: &str,
-    dir: &std::path::Path,
     labels: &[String],
     texts: &[&str],
     max_len: usize,
 ) -> Result<Vec<usize>> {
-    let mut theirs: Vec<&String> = other.labels().iter().collect();
-    let mut ours: Vec<&String> = labels.iter().collect();
-    theirs.sort();
-    ours.sort();
-    if theirs != ours {
-        bail!(
-            "{flag} {}: its labels ({}) differ from the evaluated model's ({})",
-            dir.display(),
-            other.labels().join(", "),
-            labels.join(", ")
-        );
-    }
     let preds = other.predict(texts, 64)?;
     if other.tokenizer().max_len() != max_len {
         truncation_note(preds.truncated, other.tokenizer().max_len());
     }
+    // The labels are the same set (checked on loading); only their order may differ.
     Ok(preds
         .items
         .iter()
