@@ -54,7 +54,7 @@ pub struct GainKept {
 /// Resampling settings.
 #[derive(Clone, Copy, Debug)]
 pub struct Bootstrap {
-    /// Number of resamples (at least 1).
+    /// Number of resamples; with 0 only the observed figures are meaningful (intervals 0–0).
     pub resamples: usize,
     /// Coverage of the intervals, in (0, 1), e.g. 0.95.
     pub level: f64,

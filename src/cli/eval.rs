@@ -60,13 +60,11 @@ struct Other {
     report: Report,
 }
 
-/// What --compare and --gain-over found.
+/// What --compare and --gain-over found (without intervals when --bootstrap is 0).
 struct Comparisons {
-    /// The evaluated model's figures, for differences without intervals.
-    mine: (f64, f64),
     compared: Other,
-    difference: Option<Comparison>,
-    gain: Option<(Other, Option<GainKept>)>,
+    difference: Comparison,
+    gain: Option<(Other, GainKept)>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -144,8 +142,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
     mistakes.truncate(args.errors);
     let report = meter.report();
     let predicted: Vec<usize> = preds.items.iter().map(|p| p.index).collect();
-    let boot = (args.bootstrap > 0).then(|| Bootstrap::new(args.bootstrap));
-    let intervals = boot.map(|b| b.intervals(labels.len(), &gold, &predicted));
+    let boot = Bootstrap::new(args.bootstrap);
+    let with_ci = args.bootstrap > 0;
+    let intervals = with_ci.then(|| boot.intervals(labels.len(), &gold, &predicted));
     let max_len = clf.tokenizer().max_len();
     let score = |(dir, model): (PathBuf, Classifier)| -> Result<Other> {
         let predicted = predict_as(&model, &labels, &texts, max_len)?;
@@ -162,15 +161,13 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let comparisons = match compared.map(score).transpose()? {
         Some(compared) => {
             let k = labels.len();
-            let difference = boot.map(|b| b.compare(k, &gold, &predicted, &compared.predicted));
+            let difference = boot.compare(k, &gold, &predicted, &compared.predicted);
             let gain = gain_over.map(score).transpose()?.map(|base| {
-                let kept = boot.map(|b| {
-                    b.gain_kept(k, &gold, &predicted, &compared.predicted, &base.predicted)
-                });
+                let kept =
+                    boot.gain_kept(k, &gold, &predicted, &compared.predicted, &base.predicted);
                 (base, kept)
             });
             Some(Comparisons {
-                mine: (report.accuracy, report.macro_f1),
                 compared,
                 difference,
                 gain,
@@ -195,12 +192,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
                     })
                 };
                 v["compare"] = figures(&c.compared);
-                if let Some(d) = &c.difference {
-                    v["compare"]["difference"] = serde_json::to_value(d)?;
+                if with_ci {
+                    v["compare"]["difference"] = serde_json::to_value(&c.difference)?;
                 }
                 if let Some((base, kept)) = &c.gain {
                     v["gain_over"] = figures(base);
-                    if let Some(kept) = kept {
+                    if with_ci {
                         v["gain_over"]["gain_kept"] = serde_json::to_value(kept)?;
                     }
                 }
@@ -219,7 +216,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         Format::Table => {
             write_table(&mut out, &report, intervals.as_ref(), &mistakes)?;
             if let Some(c) = &comparisons {
-                write_comparisons(&mut out, c)?;
+                write_comparisons(&mut out, &report, c)?;
             }
         }
     }
@@ -318,8 +315,9 @@ fn write_table(
     Ok(())
 }
 
-fn write_comparisons(out: &mut impl Write, c: &Comparisons) -> std::io::Result<()> {
-    let b = &c.compared;
+fn write_comparisons(out: &mut impl Write, mine: &Report, c: &Comparisons) -> std::io::Result<()> {
+    let (b, d) = (&c.compared, &c.difference);
+    let with_ci = d.resamples > 0;
     writeln!(out)?;
     writeln!(
         out,
@@ -328,62 +326,52 @@ fn write_comparisons(out: &mut impl Write, c: &Comparisons) -> std::io::Result<(
         b.report.accuracy,
         b.report.macro_f1
     )?;
-    match &c.difference {
-        None => writeln!(
+    if with_ci {
+        let pct = d.level * 100.0;
+        let (a, f) = (d.accuracy_difference_ci, d.macro_f1_difference_ci);
+        writeln!(
+            out,
+            "difference  accuracy {:+.4} ({pct:.0}% CI {:+.4} to {:+.4}), macro-F1 {:+.4} ({pct:.0}% CI {:+.4} to {:+.4})",
+            d.accuracy_difference, a.lo, a.hi, d.macro_f1_difference, f.lo, f.hi
+        )?;
+        writeln!(
+            out,
+            "this model's macro-F1 is higher in {:.1}% of {} paired resamples",
+            d.macro_f1_higher_share * 100.0,
+            d.resamples
+        )?;
+    } else {
+        writeln!(
             out,
             "difference  accuracy {:+.4}, macro-F1 {:+.4}",
-            c.mine.0 - b.report.accuracy,
-            c.mine.1 - b.report.macro_f1
-        )?,
-        Some(d) => {
-            let pct = d.level * 100.0;
-            let (a, f) = (d.accuracy_difference_ci, d.macro_f1_difference_ci);
-            writeln!(
-                out,
-                "difference  accuracy {:+.4} ({pct:.0}% CI {:+.4} to {:+.4}), macro-F1 {:+.4} ({pct:.0}% CI {:+.4} to {:+.4})",
-                d.accuracy_difference, a.lo, a.hi, d.macro_f1_difference, f.lo, f.hi
-            )?;
-            writeln!(
-                out,
-                "this model's macro-F1 is higher in {:.1}% of {} paired resamples",
-                d.macro_f1_higher_share * 100.0,
-                d.resamples
-            )?;
-        }
+            d.accuracy_difference, d.macro_f1_difference
+        )?;
     }
-    if let Some((base, kept)) = &c.gain {
+    if let Some((base, k)) = &c.gain {
         writeln!(
             out,
             "gain over {}: macro-F1 {:.4}; the compared model gains {:+.4}, this model {:+.4}",
             base.dir.display(),
             base.report.macro_f1,
             b.report.macro_f1 - base.report.macro_f1,
-            c.mine.1 - base.report.macro_f1
+            mine.macro_f1 - base.report.macro_f1
         )?;
-        match kept {
-            Some(k) => writeln!(
+        write!(
+            out,
+            "this model keeps {:.1}% of the compared model's gain",
+            k.share * 100.0
+        )?;
+        if with_ci {
+            write!(
                 out,
-                "this model keeps {:.1}% of the compared model's gain ({:.0}% CI {:.1}% to {:.1}%, {} resamples with a gain)",
-                k.share * 100.0,
+                " ({:.0}% CI {:.1}% to {:.1}%, {} resamples with a gain)",
                 k.level * 100.0,
                 k.ci.lo * 100.0,
                 k.ci.hi * 100.0,
                 k.resamples
-            )?,
-            None => {
-                let gain = b.report.macro_f1 - base.report.macro_f1;
-                let share = if gain > 0.0 {
-                    (c.mine.1 - base.report.macro_f1) / gain
-                } else {
-                    0.0
-                };
-                writeln!(
-                    out,
-                    "this model keeps {:.1}% of the compared model's gain",
-                    share * 100.0
-                )?
-            }
+            )?;
         }
+        writeln!(out)?;
     }
     Ok(())
 }
